@@ -169,8 +169,8 @@ def main(model: str | None, outdir: str, output: Path) -> None:
         values, counts = np.unique(ds.read(1), return_counts=True)
     cog["class_fraction"] = {int(v): float(c / counts.sum()) for v, c in zip(values, counts, strict=True)}
     parquet, geojson = out / "austria_fields.parquet", out / "austria_fields.geojson"
-    df = polygonize(probs, parquet, PolygonizeConfig(progress=False))
-    polygonize(probs, geojson, PolygonizeConfig(progress=False))
+    df = polygonize(probs, parquet, PolygonizeConfig(progress=False), overwrite=True)  # its own work folder
+    polygonize(probs, geojson, PolygonizeConfig(progress=False), overwrite=True)
     import shapely
 
     geoms = np.asarray(gpd.read_parquet(parquet).geometry.values, dtype=object)

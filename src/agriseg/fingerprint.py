@@ -425,14 +425,15 @@ class Recipe:
         said = self.fingerprint(item).changes(earlier)
         if not item.uses_model:  # no model makes them: one recorded by a run that had one (or an older agriseg)
             said = [s for s in said if not s.startswith(MODEL_PREFIX)]
-        if said and any(
-            not replace(self, options=o, same_as=()).fingerprint(item).changes(earlier) for o in self.same_as
-        ):
-            return []
-        if said and any(not self.fingerprint(replace(item, resolved=r, same_as=())).changes(earlier)
-                        for r in item.same_as):  # fmt: skip
-            return []
-        return said
+        if not said:
+            return said
+        # each other form of these settings: none changed when one matches, else the fewest changes said (an
+        # output of an earlier algorithm named a --simplify no run was given next to the algorithm's version)
+        alts = [replace(self, options=o, same_as=()).fingerprint(item).changes(earlier) for o in self.same_as]
+        alts += [self.fingerprint(replace(item, resolved=r, same_as=())).changes(earlier) for r in item.same_as]
+        if not item.uses_model:
+            alts = [[s for s in a if not s.startswith(MODEL_PREFIX)] for a in alts]
+        return min([said, *alts], key=len)
 
     def fingerprint(self, item: Item, with_hash: bool = False) -> Fingerprint:
         """The fingerprint of one item's outputs; ``with_hash``: as a store records it (:func:`file_identity`)."""

@@ -696,6 +696,19 @@ def recorded_by(folder: str | Path, command: str) -> bool:
     return any(rec.get("command") == command for rec in lines) or any(c == command for c, _ in _records_of(lines))
 
 
+def edited_since_written(path: str | Path) -> bool:
+    """Whether ``path``, an output whose record in its folder's manifest stamped it, changed since it was
+    written (edited by hand); False for a file no record stamps."""
+    p = Path(path)
+    folder = p.parent.resolve()
+    key = _key(p, folder)
+    for rec in _records_cached(folder / MANIFEST).values():
+        for stamps in (rec.get("stamps"), (rec.get("was") or {}).get("stamps")):  # (a pending one: what it held)
+            if isinstance(stamps, dict) and key in stamps:
+                return _altered(p, stamps[key])
+    return False
+
+
 def output_owner(path: str | Path) -> str | None:
     """The command whose record in its folder's manifest lists the file ``path`` as an output (None: none)."""
     p = Path(path)

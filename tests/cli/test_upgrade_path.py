@@ -161,3 +161,24 @@ def test_polygonize_simplify_typed_at_its_default_resumes(tmp_path: Path) -> Non
     code, output = _run("fields", "polygonize", str(raster), "--simplify", "20")
     assert code == 2 and "made with other settings (--simplify: 10.0 -> 20.0)" in output, output
     assert "unit" not in output
+
+
+def test_polygonize_output_of_an_earlier_algorithm_names_only_the_algorithm(tmp_path: Path) -> None:
+    """An output of agriseg's polygonize 3 (which recorded --simplify as given: null) was refused naming
+    "--simplify: not given -> 10.0, simplify unit: not given -> m" beside the algorithm (session 107's review)."""
+    import json
+
+    pytest.importorskip("geopandas")
+    raster = _class_raster(tmp_path / "r.tif")
+    assert _run("fields", "polygonize", str(raster))[0] == 0
+    manifest = tmp_path / MANIFEST
+    lines = [json.loads(x) for x in manifest.read_text().splitlines()]
+    for rec in lines:
+        fp = rec.get("fingerprint")
+        if isinstance(fp, dict) and fp.get("command") == "fields polygonize":  # as polygonize 3 recorded it
+            fp["algorithm"], fp["options"]["simplify"] = "3", None
+            fp["options"].pop("simplify_unit", None)
+    manifest.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    code, output = _run("fields", "polygonize", str(raster))
+    said = " ".join(output.split())
+    assert code == 2 and "(agriseg's fields polygonize algorithm: version 3 -> 4);" in said, said

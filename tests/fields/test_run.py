@@ -24,6 +24,17 @@ def _run_args(loopback: Loopback, out: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def test_run_refuses_an_area_beyond_memory_before_the_model_or_a_search(loopback: Loopback, tmp_path: Path) -> None:
+    """`fields run --bbox 0,-60,90,60` searched the catalogue (and fetched the model) before anything said the
+    area could never fit in memory at 10 m; `fields download` refused it first (session 107's review)."""
+    args = _run_args(loopback, tmp_path / "out")
+    args[args.index("--bbox") + 1] = "0,-60,90,60"
+    res = CliRunner().invoke(main, args)
+    said = " ".join(res.output.split())
+    assert res.exit_code == 2 and "scene.tif: the area 0,-60,90,60 at --resolution 10 (at least" in said, said
+    assert not loopback.log  # neither the model nor the catalogue was asked
+
+
 def test_run_bbox_and_dates_to_geoparquet(model_cache: Path, loopback: Loopback, tmp_path: Path) -> None:
     import geopandas as gpd
     import pyarrow.parquet as pq

@@ -172,7 +172,9 @@ def _boundary_counts(
         valid = _scored(pred, target, num_classes, ignore_index)
     inter, union = np.zeros(num_classes), np.zeros(num_classes)
     # an unscored pixel counts as inside every class: no boundary runs along the edge of what the truth leaves
-    # out (a field's nodata, a 255 band), where a prediction has no edge to match (bIoU fell for it)
+    # out (a field's nodata, a 255 band), where a prediction has no edge to match (bIoU fell for it). So a region
+    # whose whole outline borders unscored pixels has no scored boundary: missing it costs mIoU, not bIoU, and
+    # an edge predicted across it counts as a false boundary
     unknown = ~valid  # (H, W)
     for c in range(num_classes):
         g = boundary_band((target == c) | unknown, d) & valid

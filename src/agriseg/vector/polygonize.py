@@ -873,13 +873,14 @@ def _polygons_join(
     return _wkb(tr)
 
 
-def _repair(job: _Job, traced: Traced, rounds: int = 15) -> Traced:
+def _repair(job: _Job, traced: Traced, rounds: int = 24) -> Traced:
     """Recompute fields whose simplified arcs crossed, with the arcs involved simplified less.
 
     A field is bad when its polygon is invalid, a ring collapsed, or the coverage check finds an edge of it
     that does not match its neighbours'. Its arcs get a tolerance of their own (:data:`REPAIR_STEPS` of the
     job's, one step further each time the field is bad again, down to none), and it and every field touching
-    it are traced again, so the fields on the other side of such an arc use the same line. Its arcs were left
+    it are traced again, so the fields on the other side of such an arc use the same line; a field still bad with
+    every arc unsimplified gets the arcs of the fields touching it unsimplified too. Its arcs were left
     unsimplified at once before: at --simplify 20-50 m every field of a cluster of crossings kept each pixel
     step, and a larger tolerance gave more vertices than a smaller one (session 107's sweep).
     """
@@ -889,6 +890,11 @@ def _repair(job: _Job, traced: Traced, rounds: int = 15) -> Traced:
     if len(geoms) == 0:
         return traced
     bad |= _coverage_bad(geoms)  # over every field, so the fields found bad do not depend on the blocks
+    # the tolerances an arc of a bad field gets, px: shares of the job's, then one pixel where that is less than
+    # the last share (at --simplify 500 m the last share is 6 px), then none
+    ladder = [job.tolerance * f for f in REPAIR_STEPS if f > 0]
+    ladder += [1.0] if ladder and ladder[-1] > 1.0 else []
+    ladder.append(0.0)
     frozen: dict[Any, float] = {}  # arc key -> its tolerance (px)
     steps: dict[Any, int] = {}  # arc key -> how many times a field of it was bad
     for _ in range(rounds):
@@ -900,11 +906,19 @@ def _repair(job: _Job, traced: Traced, rounds: int = 15) -> Traced:
             _, arc_lists = _polygons_join(group, arcs=True)
             for arcs in arc_lists:
                 keys.update(arcs)
+        lowered = False
         for k in keys:
             steps[k] = steps.get(k, 0) + 1
-            frozen[k] = job.tolerance * REPAIR_STEPS[min(steps[k], len(REPAIR_STEPS)) - 1]
+            tol = ladder[min(steps[k], len(ladder)) - 1]
+            lowered |= frozen.get(k) != tol
+            frozen[k] = tol
         tree = shapely.STRtree(geoms)
         near = np.unique(np.concatenate([idx, tree.query(geoms[idx], predicate="intersects")[1]]))
+        if not lowered:  # bad with every arc unsimplified already: so are the arcs of every field touching them
+            # (a field around a bad one kept its simplified ring and lost the hole: overlaps at --simplify 500 m)
+            for group in _groups_of(_items(traced, near, job)):
+                for arcs in _polygons_join(group, arcs=True)[1]:
+                    frozen.update(dict.fromkeys(arcs, 0.0))
         new = _concat([_polygons_join(group, frozen=frozen) for group in _groups_of(_items(traced, near, job))])
         pos = np.searchsorted(traced.values, new.values) if _sorted(traced.values) else None
         if pos is None:
@@ -922,9 +936,9 @@ def _repair(job: _Job, traced: Traced, rounds: int = 15) -> Traced:
 
 REPAIR_STEPS = (0.7, 0.5, 0.35, 0.25, 0.125, 0.0)
 """The tolerance of an arc of a field found bad (crossed arcs), as a share of the job's: the first time, the
-second, ... On 2,143 fields polygonized from the real Sentinel-2 scene, arcs left unsimplified at once gave
-31,088 coordinates at --simplify 10 m and 41,391 at 50 m; these steps give 21,071 and 25,287, in about the
-same time."""
+second, ... (then one pixel, then none). On 2,143 fields polygonized from the real Sentinel-2 scene, arcs left
+unsimplified at once gave 31,088 coordinates at --simplify 10 m and 41,391 at 50 m; these steps (with small
+rings simplified less rather than kept as traced) give 19,481 and 22,894."""
 
 
 def _groups_of(items: list[tuple[int, int, int, int, int]]) -> list[list[tuple[int, int, int, int, int]]]:

@@ -659,6 +659,35 @@ def test_the_screening_page_shows_a_photo_kept_from_other_settings(scenes: Path,
     assert sorted(i["stem"] for i in screen_items(out)) == sorted(f.stem for f in files[:3])
 
 
+def test_a_mask_edited_by_hand_keeps_its_card_marked_with_a_key_of_its_own(scenes: Path, tmp_path: Path) -> None:
+    """A pseudo-mask edited by hand: its card showed the overlay of the mask as made under the same key (a
+    decision made on that was kept for the edited file), and after a re-run refused it (changed after it was
+    written) the card vanished from the page (session 107's sweep)."""
+    import numpy as np
+    from PIL import Image
+
+    from agriseg.crop.pseudolabel.screen import screen_items, write_screen_page
+
+    files = _jpeg_copy(scenes, tmp_path / "jpg")[:2]
+    out = tmp_path / "out"
+    pseudolabel_files(files, out, PseudoLabelConfig(source="index"), progress=False)
+    before = {i["stem"]: i for i in screen_items(out)}
+    assert not any(i["edited"] for i in before.values())
+    mask = out / "masks" / f"{files[1].stem}.png"
+    Image.fromarray(np.full((72, 96), 255, np.uint8)).save(mask)
+    for rerun in (False, True):
+        if rerun:  # refused: its mask was changed after it was written; the card stays
+            recs = pseudolabel_files(files, out, PseudoLabelConfig(source="index"), progress=False)
+            assert [r["status"] for r in recs] == ["skipped", "error"], recs
+        after = {i["stem"]: i for i in screen_items(out)}
+        assert sorted(after) == sorted(before), after
+        assert after[files[0].stem]["key"] == before[files[0].stem]["key"] and not after[files[0].stem]["edited"]
+        assert after[files[1].stem]["edited"] and after[files[1].stem]["key"] != before[files[1].stem]["key"]
+    notes: list[str] = []
+    write_screen_page(out, notes=notes)
+    assert any(n.startswith(f"warning: 1 mask edited since pseudolabel wrote it ({files[1].stem})") for n in notes)
+
+
 def test_evaluate_never_scores_a_pseudo_mask_of_a_photo_replaced_since(scenes: Path, tmp_path: Path) -> None:
     """`crop evaluate --pred-masks OUT/masks` scored the mask of an earlier photo of that name, exit 0; crop
     predict's masks were refused so (session 101's sweep)."""

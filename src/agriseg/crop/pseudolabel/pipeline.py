@@ -382,6 +382,10 @@ def pseudolabel_files(
         options["depth_convention"] = None  # its default given by name makes the same masks: resumed, not refused
     # outputs an earlier agriseg recorded with the default given by name (it recorded what was typed) resume too
     alike = [{**options, "depth_convention": default}] if options["depth_convention"] is None else []
+    if opts.depth_dir:  # which depth file each photo read is its input (path and content): the folder's spelling
+        # is no setting (./ddp/ against ddp was "other settings"; session 107's sweep); recorded as typed before
+        alike += [{**o, "depth_dir": opts.depth_dir} for o in (options, *alike)]
+        options["depth_dir"] = "given"
     # --plot and --overlay only choose which files are written: turned on, the item runs for them
     recipe = Recipe("crop pseudolabel", ALGORITHM, options, model, [], ignore=NOT_OUTPUT_OPTIONS | {"plot", "overlays"},
                     same_as=alike)  # fmt: skip

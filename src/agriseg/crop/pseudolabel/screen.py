@@ -126,6 +126,7 @@ function render() {
       ["", `t ${shown(it.threshold, (v) => v.toFixed(3))}`],
       ["", shown(it.fraction, (v) => `${(100 * v).toFixed(1)}%`)]];
     if (it.full_coverage) cells.push(["full", "full"]);
+    if (it.edited) cells.push(["full", "mask edited since: not the overlay"]);
     for (const [cls, text] of cells) {
       const span = document.createElement("span");
       if (cls) span.className = cls;
@@ -210,8 +211,10 @@ def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[d
     records = data.get("records") if isinstance(data, dict) else None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise OptionError(f"{summary}: not the pseudolabels.json of `agriseg crop pseudolabel` (no list of records)")
+    from agriseg.manifest import edited_since_written
+
     items = []
-    for i, r in enumerate([*records, *_earlier_records(out, records)], 1):
+    for i, r in enumerate([*map(_as_made, records, [out] * len(records)), *_earlier_records(out, records)], 1):
         # kept: made with other settings by an earlier run, refused by this one; its mask is in the folder too
         if r.get("status") not in ("ok", "skipped", "kept") or not r.get("overlay"):
             continue
@@ -222,10 +225,17 @@ def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[d
             if missing is not None:
                 missing.append(r["stem"])
             continue
+        # a mask edited by hand since: its overlay shows the mask as made, and a decision made on that is not for
+        # this one (the card kept its key and its decision; session 107's sweep): said on the card, a key of its own
+        edited = isinstance(mask, str) and edited_since_written(out / mask)
+        key = f"{r['stem']}@{_digest(out / r['overlay'])}"
+        if edited and isinstance(mask, str):
+            key += f"+{_digest(out / mask)}"
         items.append(
             {
                 "stem": r["stem"],
-                "key": f"{r['stem']}@{_digest(out / r['overlay'])}",
+                "key": key,
+                "edited": bool(edited),
                 "overlay": r["overlay"],
                 # its URL, percent-encoded from the name's bytes: a name that is not UTF-8 (raw bytes from an old
                 # camera) made the page's encodeURIComponent throw, and every card after it vanished
@@ -261,6 +271,28 @@ def _record_files(out: Path) -> list[tuple[Path, dict]]:
         if isinstance(r, dict):
             found.append((f, r))
     return found
+
+
+def _as_made(r: dict, out: Path) -> dict:
+    """A record of ``pseudolabels.json``, or for a photo the run refused because its earlier outputs stand (a
+    mask edited by hand, made from another file or with other settings), the record of those outputs in
+    ``OUTDIR/records``: the card stays (it vanished from the page without a word; session 107's sweep)."""
+    from agriseg.batch import OTHER_FILE, OTHER_SETTINGS, OTHER_VERSION
+    from agriseg.fingerprint import EDITED
+
+    error = str(r.get("error") or "")
+    stem = r.get("stem")
+    if (
+        r.get("status") != "error"
+        or not isinstance(stem, str)
+        or not any(w in error for w in (EDITED, OTHER_FILE, OTHER_SETTINGS, OTHER_VERSION))
+    ):
+        return r
+    try:
+        made = json.loads((out / "records" / f"{stem}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return r
+    return made if isinstance(made, dict) and made.get("stem") == stem else r
 
 
 def _earlier_records(out: Path, listed: list[dict]) -> list[dict]:
@@ -319,6 +351,13 @@ def write_screen_page(
         notes.append(f"warning: {out / 'pseudolabels.json'} not found (a run stopped before writing it?): the page "
                      f"shows the {counted(len(items), 'photo')} of {out / 'records'}; the same `agriseg crop "
                      "pseudolabel` command finishes the run")  # fmt: skip
+    if (edited := [it["stem"] for it in items if it["edited"]]) and notes is not None:
+        one = len(edited) == 1
+        notes.append(
+            f"warning: {counted(len(edited), 'mask')} edited since pseudolabel wrote {'it' if one else 'them'} "
+            f"({listed(edited, 5)}): {'its card shows' if one else 'their cards show'} the overlay of the mask as "
+            'made, marked "mask edited since"; a decision made before the edit is not kept'
+        )
     if gone and notes is not None:
         notes.append(f"warning: {len(gone)} pseudo-labelled photo{'s' if len(gone) > 1 else ''} left off the page: "
                      f"{'their overlays or masks are' if len(gone) > 1 else 'its overlay or mask is'} gone "

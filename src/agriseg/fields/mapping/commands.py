@@ -313,11 +313,13 @@ def _too_large(
     needs: dict[Path, tuple[float, str]] = {}
     for it in items:
         request = it.payload
-        if not isinstance(request, SceneRequest) or request.bbox is None:
+        if not isinstance(request, SceneRequest) or request.bbox is None:  # fails or goes on as its item: never
+            needs[it.outputs[0]] = (0.0, str(it.outputs[0]))  # "none fits" while it is there (session 107's review)
             continue
         try:
             bbox = area_bbox(request.bbox) if Path(request.bbox).is_file() else parse_bbox(request.bbox)
         except (ValueError, OSError):
+            needs[it.outputs[0]] = (0.0, str(it.outputs[0]))
             continue
         need, what = area_memory(bbox, config.resolution, *inputs)
         needs[it.outputs[0]] = (need, f"{it.outputs[0]}: {what}")
@@ -680,6 +682,7 @@ def polygonize(
                 "landcover": landcover}  # fmt: skip
 
     options = {**config.fingerprint(), "collection": run.collection}
+    recorded = dict(options)  # as agriseg recorded them before it recorded --simplify in metres as used
     options["simplify"] = _simplify_used(src, config.simplify)  # --simplify typed at its default is no other setting
     options.pop("simplify_unit", None)
     if options["simplify"]:  # as PolygonizeConfig.fingerprint says it: metres on every CRS
@@ -692,7 +695,14 @@ def polygonize(
             # f.parquet and f.geojson are two products
             work,
             options=dataclasses.replace(batch.labelled("polygonize", "raster", progress=False), named_output=True),
-            recipe=Recipe("fields polygonize", ALGORITHM["fields polygonize"], options, None, inputs),
+            recipe=Recipe(
+                "fields polygonize",
+                ALGORITHM["fields polygonize"],
+                options,
+                None,
+                inputs,
+                same_as=[{**recorded, "determined": when}] if recorded != options else [],
+            ),  # fmt: skip
         )
     for r in result:
         if r.get("landcover"):
@@ -751,6 +761,8 @@ def run_area(
     model = model_file(model, download=False)
     inputs = _inputs(model)
     request.check(inputs[0])
+    area = Path(outdir) / f"{name}.tif"  # an area beyond memory: refused before the model or any search
+    _too_large([Item(name, area, (area,), payload=request)], download_config, inputs)
     model = model_file(model, retries=download_config.retries)
     digest = check_model(model, sha256)  # refuse an untrusted pickle before downloading anything
     outdir = Path(outdir)
