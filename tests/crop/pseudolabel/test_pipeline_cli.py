@@ -783,3 +783,20 @@ def test_png_photos_with_tiff_depth_beside_them_and_the_library_call(scenes: Pat
         "ok",
         "ok",
     ] and "(2 depth files of the photos not read as photos)" in got.notes
+
+
+def test_depth_dir_spelled_another_way_resumes(scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--depth-dir ./depth/` after `--depth-dir depth` was refused as other settings (its text was compared; each
+    depth file read is an input already, by path and content: session 107's sweep). Another folder is refused."""
+    import shutil
+
+    monkeypatch.chdir(scenes)
+    base = ["crop", "pseudolabel", "images", "-o", str(tmp_path / "o"), "--source", "depth", "--depth-dir"]
+    assert CliRunner().invoke(cli, [*base, "depth"]).exit_code == 0
+    for spelled in ("./depth/", str(scenes / "depth")):
+        r = CliRunner().invoke(cli, [*base, spelled])
+        assert r.exit_code == 0 and "4 skipped" in r.output, (spelled, r.output)
+    shutil.copytree(scenes / "depth", scenes / "other")
+    (scenes / "other" / "0001.npy").write_bytes((scenes / "depth" / "0002.npy").read_bytes())  # another depth
+    r = CliRunner().invoke(cli, [*base, "other"])
+    assert r.exit_code == 1 and "0001" in r.output, r.output
