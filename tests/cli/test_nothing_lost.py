@@ -285,15 +285,22 @@ def test_04_quality_rule_on_the_lab_set() -> None:
     assert photo_quality(grey) == "greyscale (vegetation is found by its colour)"  # session 62's sweep
 
 
-def test_03_a_greyscale_photo_is_said_by_pseudolabel(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_03_a_greyscale_photo_is_said_by_pseudolabel(tmp_path: Path) -> None:
     """A grey photo got a confident pseudo-mask (foreground 0.62 against 0.04 in colour) without a word."""
     from PIL import Image
 
     photo = tmp_path / "grey.png"
     Image.open(next(SAMPLES.glob("*.jpg"))).convert("L").convert("RGB").save(photo)
-    with caplog.at_level("WARNING", logger="agriseg"):
-        code, out = _run("crop", "pseudolabel", photo, "-o", tmp_path / "pl")
-    assert code == 0 and "grey.png: a greyscale photo: a colour index cannot find vegetation in it" in caplog.text
+    for i in range(5):  # 30 greyscale photos gave 30 lines (session 107's sweep): 3 named, the rest counted
+        shutil.copy(photo, tmp_path / f"grey{i}.png")
+    code, out = _run("crop", "pseudolabel", *sorted(tmp_path.glob("grey*.png")), "-o", tmp_path / "pl")
+    said = " ".join(out.split())
+    assert code == 0 and "grey.png: a greyscale photo: a colour index cannot find vegetation in it" in said, out
+    assert out.count("a greyscale photo") == 4 and "warning: 3 more files: a greyscale photo" in said, out
+    # an index constant on it fails the photo, said as what the photo is (a bare "signal is constant" before)
+    code, out = _run("crop", "pseudolabel", photo, "-o", tmp_path / "exg", "--index", "exg")
+    assert code == 1, out  # (exg of a grey photo is constant: 2 g - r - b = 0)
+    assert "grey.png: a greyscale photo: a colour index cannot find vegetation in it (exg: " in " ".join(out.split())
 
 
 def test_04_flagged_frames_are_measured_and_reported(tmp_path: Path) -> None:

@@ -496,6 +496,9 @@ def _depth_likeness(path: Path) -> tuple[bool, int]:
     return band_count(path) == 1, order.index(suffix) if suffix in order else 0
 
 
+GREYSCALE = "a greyscale photo: a colour index cannot find vegetation in it"
+
+
 def _pseudolabel_one(f: Path, stem: str, out: Path, opts: PseudoLabelConfig, depth_src: _DepthSource | None) -> dict:
     """Pseudo-label one photo: write its mask, record (and overlay, plot) together; returns the record.
 
@@ -507,16 +510,21 @@ def _pseudolabel_one(f: Path, stem: str, out: Path, opts: PseudoLabelConfig, dep
     """
     from agriseg.crop.quality import greyscale
     from agriseg.data.files import atomic_writes
-    from agriseg.data.io import log, read_rgb
+    from agriseg.data.io import read_rgb
 
     t0 = time.perf_counter()
     rec: dict = {"image": str(f), "stem": stem, "source": opts.source}
     if opts.source == "index":
         small, full = read_rgb_for_index(f, opts.gght.fit_long_side)
-        if greyscale(small):  # the index finds nothing real; the mask still comes back, from noise and shading
-            log.warning("%s: a greyscale photo: a colour index cannot find vegetation in it; leave it out", f)
+        grey = greyscale(small)  # the index finds nothing real; the mask still comes back, from noise and shading
+        if grey:  # said after the batch, one line per photo that the CLI collapses (30 photos gave 30 lines)
             rec["quality"] = "greyscale"
-        res, extra = index_pseudolabel(small, opts.index, opts.gght, out_shape=full)
+        try:
+            res, extra = index_pseudolabel(small, opts.index, opts.gght, out_shape=full)
+        except ValueError as err:  # an index constant on a greyscale photo (exg): said as what the photo is
+            if grey:
+                raise ValueError(f"{f}: {GREYSCALE} ({opts.index}: {err})") from err
+            raise
         rgb_for_overlay = small
     else:
         assert depth_src is not None
@@ -596,7 +604,10 @@ def pseudolabel_paths(
     result = pseudolabel_files(files, outdir, opts, kept, progress, strict)
     full = sum(bool(r.get("full_coverage")) for r in result if r["status"] == "ok")
     if full:
-        result.notes.append(f"{full} photos were taken as full canopy cover (all-vegetation masks)")
+        taken = "was" if full == 1 else "were"
+        result.notes.append(f"{counted(full, 'photo')} {taken} taken as full canopy cover (all-vegetation masks)")
+    result.notes += [f"warning: {r['image']}: {GREYSCALE}; leave it out" for r in result
+                     if r["status"] == "ok" and r.get("quality") == "greyscale"]  # fmt: skip
     if recorded:
         result.notes.append(f"({counted(len(recorded), 'output')} of an earlier run not read as photos)")
     if depths:
