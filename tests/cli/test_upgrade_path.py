@@ -3,7 +3,9 @@ the user's is lost, and the earlier run's files do not stop or fool the new one.
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -116,8 +118,9 @@ def test_polygonize_parquet_and_geojson_of_one_stem_keep_their_own_records(tmp_p
         assert code == 0 and "1 skipped" in output, output
 
 
-def test_polygonize_output_recorded_under_its_stem_resumes(tmp_path: Path) -> None:
-    """Earlier versions named polygonize's record by the output's stem: that record is still the file's."""
+def _polygonized_as_before(tmp_path: Path, edit: Callable[[dict], None]) -> Path:
+    """``fields polygonize`` of a small class raster, its records then rewritten by ``edit`` as an earlier
+    agriseg wrote them; the raster."""
     import json
 
     pytest.importorskip("geopandas")
@@ -126,16 +129,26 @@ def test_polygonize_output_recorded_under_its_stem_resumes(tmp_path: Path) -> No
     manifest = tmp_path / MANIFEST
     lines = [json.loads(x) for x in manifest.read_text().splitlines()]
     for rec in lines:
+        edit(rec)
+    manifest.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return raster
+
+
+def test_polygonize_output_recorded_under_its_stem_resumes(tmp_path: Path) -> None:
+    """Earlier versions named polygonize's record by the output's stem: that record is still the file's."""
+
+    def by_stem(rec: dict) -> None:
         if rec.get("item") == "r_fields.parquet":
             rec["item"] = "r_fields"  # as the earlier version wrote it
-    manifest.write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+    raster = _polygonized_as_before(tmp_path, by_stem)
     code, output = _run("fields", "polygonize", str(raster))
     assert code == 0 and "1 skipped" in output, output
     code, output = _run("fields", "polygonize", str(raster), "--min-area", "10")
     assert code == 2 and "made with other settings (--min-area: 500.0 -> 10.0)" in output, output
     code, output = _run("fields", "polygonize", str(raster), "--overwrite")
     assert code == 0 and "1 polygonized" in output, output
-    items = [json.loads(x).get("item") for x in manifest.read_text().splitlines()]
+    items = [json.loads(x).get("item") for x in (tmp_path / MANIFEST).read_text().splitlines()]
     assert items.count("r_fields.parquet") == 1 and "r_fields" not in items, items
 
 
@@ -166,19 +179,14 @@ def test_polygonize_simplify_typed_at_its_default_resumes(tmp_path: Path) -> Non
 def test_polygonize_output_of_an_earlier_algorithm_names_only_the_algorithm(tmp_path: Path) -> None:
     """An output of agriseg's polygonize 3 (which recorded --simplify as given: null) was refused naming
     "--simplify: not given -> 10.0, simplify unit: not given -> m" beside the algorithm (session 107's review)."""
-    import json
 
-    pytest.importorskip("geopandas")
-    raster = _class_raster(tmp_path / "r.tif")
-    assert _run("fields", "polygonize", str(raster))[0] == 0
-    manifest = tmp_path / MANIFEST
-    lines = [json.loads(x) for x in manifest.read_text().splitlines()]
-    for rec in lines:
+    def as_version_3(rec: dict) -> None:
         fp = rec.get("fingerprint")
-        if isinstance(fp, dict) and fp.get("command") == "fields polygonize":  # as polygonize 3 recorded it
+        if isinstance(fp, dict) and fp.get("command") == "fields polygonize":
             fp["algorithm"], fp["options"]["simplify"] = "3", None
             fp["options"].pop("simplify_unit", None)
-    manifest.write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+    raster = _polygonized_as_before(tmp_path, as_version_3)
     code, output = _run("fields", "polygonize", str(raster))
     said = " ".join(output.split())
     assert code == 2 and "(agriseg's fields polygonize algorithm: version 3 -> 4);" in said, said
