@@ -104,6 +104,31 @@ def test_change_polygons_are_dated_by_the_last_image(tmp_path: Path) -> None:
     assert len(gpd.read_parquet(tmp_path / "c.parquet")) == 1
 
 
+def test_a_bad_date_tag_or_years_in_the_wrong_order_are_said_of_the_inputs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The later year's tag that is no date was blamed on the change map's temporary file, after the map was made;
+    years given the wrong way round went unsaid, their polygons dated by the earlier year (session 107's sweep)."""
+    from agriseg.config import OptionError
+
+    a = np.full((64, 64), 200, np.uint8)
+    b = a.copy()
+    b[10:40, 10:40] = 20
+    early, late = _probs(tmp_path / "a.tif", a), _probs(tmp_path / "b.tif", b)
+    with rasterio.open(late, "r+") as ds:
+        ds.update_tags(WIN_B_DATETIME="yesterday")
+    with pytest.raises(OptionError, match=r"b\.tif: tag WIN_B_DATETIME: 'yesterday' is not an ISO 8601"):
+        change_map(early, late, tmp_path / "c.tif")
+    assert not (tmp_path / "c.tif").exists()
+    with rasterio.open(late, "r+") as ds:
+        ds.update_tags(WIN_B_DATETIME="2023-08-01T10:00:00Z")
+    with rasterio.open(early, "r+") as ds:
+        ds.update_tags(WIN_B_DATETIME="2024-08-01T10:00:00Z")
+    with caplog.at_level("WARNING", logger="agriseg"):
+        change_map(early, late, tmp_path / "c.tif")
+    assert "a.tif (images up to 2024-08-01) comes after" in caplog.text and "give the earlier year first" in caplog.text
+
+
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # the test writes a plain raster
 def test_change_refuses_wrong_inputs_naming_the_file(tmp_path: Path) -> None:
     field = np.full((16, 16), 200, np.uint8)

@@ -208,6 +208,19 @@ def test_country_mean_ap_of_countries_some_scored_with_probabilities() -> None:
         assert "ap50" not in res["per_country"]["b"]
 
 
+def test_a_country_whose_fields_were_all_missed_counts_in_the_countries_mean() -> None:
+    """No field predicted in France: its object F1 was undefined (precision 0 / 0), and the countries' mean
+    skipped it: 1.0 for a model that missed every field there (session 107's sweep)."""
+    truth = np.zeros((32, 32), np.uint8)
+    truth[4:14, 4:14] = truth[18:28, 18:28] = 1
+    m = FieldMetrics(n_boot=0, undefined=float("nan"))
+    m.update(truth.copy(), truth, country="austria")
+    m.update(np.zeros_like(truth), truth, country="france")
+    res = m.compute()
+    assert res["per_country"]["france"]["object_f1"] == 0.0
+    assert res["country_mean"]["object_f1"] == pytest.approx(0.5)
+
+
 def test_a_metric_with_nothing_to_count_is_undefined_in_a_report() -> None:
     """Session 89's fields sweep: `fields evaluate` on chips without true fields reported recall 0.0000 (0 / 0)."""
     import math
@@ -218,7 +231,8 @@ def test_a_metric_with_nothing_to_count_is_undefined_in_a_report() -> None:
     report = FieldMetrics(n_boot=0, undefined=float("nan"))
     report.update(pred, truth)
     o = report.compute()["overall"]
-    assert math.isnan(o["pixel_recall"]) and math.isnan(o["object_recall"]) and math.isnan(o["object_f1"])
+    assert math.isnan(o["pixel_recall"]) and math.isnan(o["object_recall"])
+    assert o["object_f1"] == 0.0  # a false field is an error F1 counts (2 TP / (2 TP + FP + FN)), as robustness
     assert o["pixel_precision"] == 0.0 and o["object_precision"] == 0.0  # a false field: precision is defined
     logs = FieldMetrics(n_boot=0)  # training's validation logs stay numbers
     logs.update(pred, truth)

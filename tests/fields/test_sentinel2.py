@@ -140,3 +140,16 @@ def test_windows_of_different_sizes_are_refused_whatever_the_order() -> None:
     for order in ("a", "ab"):
         with pytest.raises(ValueError, match=r"window sizes differ: A \(4, 4\), B \(2, 4\)"):
             s2.stack_windows(a, a[:, :2], order)
+
+
+def test_an_all_nan_scene_has_no_scale_problem_said_and_no_numpy_warning() -> None:
+    """`fields robustness --scene` of an all-NaN scene printed numpy's "All-NaN slice encountered" with a source
+    path before its one-line error (session 107's sweep); nor is it "0-1 reflectance"."""
+    import warnings
+
+    from agriseg.fields.sentinel2 import scale_problems
+
+    bands = np.full((4, 8, 8), np.nan, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert scale_problems(bands) == []

@@ -98,6 +98,7 @@ def change_map(
                 raise OptionError(f"{p}: raster has no CRS")
         if differs := grid_difference(da, db):
             raise OptionError(f"{b}: not on the same grid as {a} ({differs}); predict both years on one grid")
+        _check_order(a, da.tags(), b, db.tags())
         wins = [
             Window(x, y, min(block, da.width - x), min(block, da.height - y))
             for y in range(0, da.height, block)
@@ -217,6 +218,23 @@ def check_polygons_output(polygons: str | Path, inputs: list[str | Path], overwr
 
     output_format(polygons)
     return check_output(polygons, overwrite, inputs=inputs)
+
+
+def _check_order(a: Path, tags_a: dict[str, str], b: Path, tags_b: dict[str, str]) -> None:
+    """Before any work: a date tag of either input that is no date is refused naming that input (the later one's
+    was said of the change map's temporary file, after the map was made), and inputs given in the wrong order
+    are warned of (their map says the change backwards, and its polygons took the earlier year's date)."""
+    from agriseg.config import OptionError
+    from agriseg.data.io import log
+    from agriseg.raster.io import latest_image_time
+
+    try:
+        ta, tb = latest_image_time(tags_a, a), latest_image_time(tags_b, b)
+    except ValueError as err:
+        raise OptionError(str(err)) from None
+    if ta is not None and tb is not None and ta > tb:
+        log.warning("%s (images up to %s) comes after %s (up to %s): give the earlier year first; the map says "
+                    "what changed from EARLIER to LATER", a, ta.date(), b, tb.date())  # fmt: skip
 
 
 def polygonize_change(

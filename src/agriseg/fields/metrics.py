@@ -23,7 +23,6 @@ interpolated precision, AP@0.5 and AP@[0.5:0.95] (ten thresholds).
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -94,7 +93,9 @@ def scores_from_counts(c: np.ndarray, undefined: float = 0.0) -> dict[str, float
     (recall without true fields, 0 / 0): 0 in training's validation logs, NaN (null in a report) in evaluate."""
     ptp, pfp, pfn, otp, ofp, ofn = (float(v) for v in c)
     op, orc = _div(otp, otp + ofp, undefined), _div(otp, otp + ofn, undefined)
-    f1 = undefined if math.isnan(op) or math.isnan(orc) else _div(2 * op * orc, op + orc)
+    # 2 TP / (2 TP + FP + FN): fields on one side only score 0, as robustness scores them (undefined only with
+    # none on either side); a country whose fields the model all missed was left out of the countries' mean
+    f1 = _div(2 * otp, 2 * otp + ofp + ofn, undefined)
     return {
         "pixel_iou": _div(ptp, ptp + pfp + pfn, undefined),
         "pixel_precision": _div(ptp, ptp + pfp, undefined),

@@ -235,8 +235,9 @@ def scale_problems(
     if first.dtype == np.uint8:  # an 8-bit rendering (a quick-look, a screenshot): L2A needs 0-10000+
         return ["8-bit values (0-255), not Sentinel-2 L2A digital numbers (uint16, reflectance x 10000); the "
                 "fields found will be wrong: use the L2A bands themselves"]  # fmt: skip
-    top = float(np.nanmax(first)) if first.size else 0.0
-    if first.size and np.issubdtype(first.dtype, np.floating) and top <= 1.5:
+    seen = first[np.isfinite(first)] if np.issubdtype(first.dtype, np.floating) else first  # an all-NaN scene: no
+    top = float(seen.max()) if seen.size else 0.0  # "All-NaN slice" warning before its one-line error
+    if seen.size and np.issubdtype(first.dtype, np.floating) and top <= 1.5:
         return [f"values look like 0-1 reflectance (max {top:.3f}); models expect L2A digital numbers "
                 "(reflectance x 10000): multiply by 10000 first"]  # fmt: skip
     positive = [v[np.isfinite(v) & (v > 0)] for v in (b.compressed().astype(np.float64) for b in values)]
