@@ -57,7 +57,8 @@ def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluat
             f"{model_path}: model takes {cfg.in_channels} channels, --windows {order} gives {channels_for(order)}"
         )
     res = evaluate_model(model, ds, config, progress=True)
-    res.update({"model": str(model_path), "root": str(root), "split": config.split, "target": config.target})
+    res.update({"model": str(model_path), "root": str(root), "split": config.split, "target": config.target,
+                "offset": dn_offset(config), "bootstrap": config.bootstrap})  # fmt: skip  # (they change the scores)
     # countries under root with no chip of this split: not scored either, and said (they vanished without a word)
     without = ds.without
     if without:
