@@ -24,6 +24,7 @@ Memory: each process holds a block and the largest field's box.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import tempfile
@@ -909,9 +910,9 @@ def _repair(job: _Job, traced: Traced, rounds: int = 24) -> Traced:
         lowered = False
         for k in keys:
             steps[k] = steps.get(k, 0) + 1
-            tol = ladder[min(steps[k], len(ladder)) - 1]
-            lowered |= frozen.get(k) != tol
-            frozen[k] = tol
+            tol = min(ladder[min(steps[k], len(ladder)) - 1], frozen.get(k, math.inf))  # never raised again (an
+            lowered |= frozen.get(k) != tol  # arc a neighbour's escalation left unsimplified went back up: the
+            frozen[k] = tol  # repair swung between two states at --simplify 500 m until its rounds ran out)
         tree = shapely.STRtree(geoms)
         near = np.unique(np.concatenate([idx, tree.query(geoms[idx], predicate="intersects")[1]]))
         if not lowered:  # bad with every arc unsimplified already: so are the arcs of every field touching them
