@@ -529,6 +529,7 @@ def made_from_earlier(output: str | Path, command: str, source: str | Path) -> b
     return False
 
 
+_STAMPS: dict[Path, tuple[dict[Key, dict[str, Any]], dict[str, Any]]] = {}  # manifest -> (its records, their stamps)
 _CACHE: dict[Path, tuple[tuple[int, int], dict[Key, dict[str, Any]]]] = {}
 
 
@@ -701,12 +702,23 @@ def edited_since_written(path: str | Path) -> bool:
     written (edited by hand); False for a file no record stamps."""
     p = Path(path)
     folder = p.parent.resolve()
-    key = _key(p, folder)
-    for rec in _records_cached(folder / MANIFEST).values():
-        for stamps in (rec.get("stamps"), (rec.get("was") or {}).get("stamps")):  # (a pending one: what it held)
-            if isinstance(stamps, dict) and key in stamps:
-                return _altered(p, stamps[key])
-    return False
+    recorded = _stamps_cached(folder / MANIFEST).get(_key(p, folder))
+    return recorded is not None and _altered(p, recorded)
+
+
+def _stamps_cached(path: Path) -> dict[str, Any]:
+    """Output key -> its stamp, over every record of a manifest (a pending one's: what it held), built once per
+    version of the file (a screening page of thousands of masks looked through every record for each)."""
+    records = _records_cached(path)
+    hit = _STAMPS.get(path)
+    if hit is None or hit[0] is not records:
+        index: dict[str, Any] = {}
+        for rec in records.values():
+            for stamps in ((rec.get("was") or {}).get("stamps"), rec.get("stamps")):  # a record's own win
+                if isinstance(stamps, dict):
+                    index.update(stamps)
+        hit = _STAMPS[path] = (records, index)
+    return hit[1]
 
 
 def output_owner(path: str | Path) -> str | None:

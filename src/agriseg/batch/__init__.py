@@ -65,6 +65,7 @@ from agriseg.batch.errors import (
     finishing,
     interrupted,
     listed,
+    outputs_stand,
     signals_deferred,
     terminated,
 )
@@ -139,6 +140,7 @@ __all__ = [
     "file_digests",
     "forget_batches",
     "interrupted",
+    "outputs_stand",
     "keep_unstamped_table",
     "listed",
     "lost_workers",

@@ -26,6 +26,14 @@ OTHER_FILE = "outputs of the same name were made from another file"  # one refus
 OTHER_VERSION = "its outputs were made before an input changed"  # one refused for an input edited since
 
 
+def outputs_stand(error: str) -> bool:
+    """Whether an item failed only because outputs of its name stand (made from another file, before an input
+    was edited, or edited since they were written): they are still there, as the run that made them left them."""
+    from agriseg.fingerprint import EDITED
+
+    return any(w in error for w in (OTHER_FILE, OTHER_VERSION, EDITED))
+
+
 def edited_inputs(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The records (rows with ``status`` and ``error``) of items refused because an input was edited since their
     outputs were made (:data:`OTHER_VERSION`)."""

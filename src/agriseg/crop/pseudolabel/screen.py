@@ -277,16 +277,10 @@ def _as_made(r: dict, out: Path) -> dict:
     """A record of ``pseudolabels.json``, or for a photo the run refused because its earlier outputs stand (a
     mask edited by hand, made from another file or with other settings), the record of those outputs in
     ``OUTDIR/records``: the card stays (it vanished from the page without a word; session 107's sweep)."""
-    from agriseg.batch import OTHER_FILE, OTHER_SETTINGS, OTHER_VERSION
-    from agriseg.fingerprint import EDITED
+    from agriseg.batch import outputs_stand
 
-    error = str(r.get("error") or "")
-    stem = r.get("stem")
-    if (
-        r.get("status") != "error"
-        or not isinstance(stem, str)
-        or not any(w in error for w in (EDITED, OTHER_FILE, OTHER_SETTINGS, OTHER_VERSION))
-    ):
+    stem = r.get("stem")  # (one refused for other settings is "kept": on the page already)
+    if r.get("status") != "error" or not isinstance(stem, str) or not outputs_stand(str(r.get("error") or "")):
         return r
     try:
         made = json.loads((out / "records" / f"{stem}.json").read_text(encoding="utf-8"))

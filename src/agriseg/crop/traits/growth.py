@@ -351,18 +351,16 @@ def _photo_warnings(files: list[str], meta: str | None) -> list[str]:
 
 def _georeferenced(files: Sequence[str | Path]) -> list[Path]:
     """The files among ``files`` with a CRS (a mosaic given with a pixel regions CSV is read as a photo)."""
-    from agriseg.raster.image import is_geo_image, rasterio_or_none
+    from agriseg.raster.image import read_georef
 
-    rio, out = rasterio_or_none(), []
+    out = []
     for f in files:
-        if rio is None or not is_geo_image(f):
-            continue
         try:
-            with rio.open(f) as ds:
-                if ds.crs is not None:
-                    out.append(Path(f))
+            geo = read_georef(f)
         except Exception:  # noqa: BLE001, S112 - an unreadable file failed as its item already
             continue
+        if geo is not None and geo.crs:
+            out.append(Path(f))
     return out
 
 

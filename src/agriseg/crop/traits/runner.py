@@ -33,7 +33,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from agriseg.batch import BatchOptions, batch_keywords, counted, edited_inputs, edited_reason, listed, measured_now
+from agriseg.batch import (
+    BatchOptions,
+    batch_keywords,
+    counted,
+    edited_inputs,
+    edited_reason,
+    listed,
+    measured_now,
+    outputs_stand,
+)
 from agriseg.crop.config import TraitsConfig
 from agriseg.crop.quality import MODEL_CROPS, other_crop, photo_quality
 from agriseg.crop.traits.checks import region_warnings
@@ -790,20 +799,12 @@ def _other_trays(records: list[dict[str, Any]]) -> list[str]:
 def refused_note(records: list[dict[str, Any]], noun: str) -> list[str]:
     """The warning that a run's tables leave out the inputs refused because their earlier outputs stand (made
     from another file, or before an input was edited): none of their values is in a table of this run."""
-    refused = [r for r in records if r["status"] == "error" and _refused(r.get("error", ""))]
+    refused = [r for r in records if r["status"] == "error" and outputs_stand(r.get("error", ""))]
     if not refused:
         return []
     names = listed([Path(r["file"]).name for r in refused], 3)
     return [f"warning: the tables leave out {counted(len(refused), noun)} whose earlier outputs stand ({names}; "
             "failed, below): --overwrite measures them again"]  # fmt: skip
-
-
-def _refused(error: str) -> bool:
-    """Whether a photo failed only because outputs of its name stand (made from another file, or edited)."""
-    from agriseg.batch import OTHER_FILE, OTHER_VERSION
-    from agriseg.fingerprint import EDITED
-
-    return OTHER_FILE in error or OTHER_VERSION in error or EDITED in error
 
 
 def _grid_moves(records: list[dict[str, Any]], grid: tuple[int, int]) -> list[str]:
