@@ -279,7 +279,9 @@ def test_0_255_masks_read_as_class_ids_say_to_use_binary(tmp_path):
     assert res["void_labels"] == [str(tmp_path / "lab" / "b.png")]
     assert "1 label all 255, nothing in it scored: b.png" in _said(res)
     assert "no label holds" not in _said(res)  # said by the 0/255 line alone (session 103's sweep)
-    _pair(tmp_path, "a", np.ones((8, 8), np.uint8))  # class ids: the all-255 label is why pixels were not scored
+    ids = np.ones((8, 8), np.uint8)
+    ids[0] = 0
+    _pair(tmp_path, "a", ids)  # class ids: the all-255 label is why pixels were not scored
     said = _said(evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False))
     assert "nothing in it scored: b.png (50.0 % of all label pixels not scored)" in said and said.count("\n") == 0
     with pytest.raises(ValueError, match=r"b\.png: every pixel is 255"):  # --strict: every photo scored, or none
@@ -466,6 +468,59 @@ def test_a_class_no_label_holds_is_said(tmp_path):
     _pair(tmp_path, "a", plants)
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, label_mode="index", progress=False)
     assert "only background" not in _said(res) and "use --label-mode binary" in _said(res)
+
+
+def test_labels_without_background_are_said(tmp_path):
+    """Labels of plants on a blue background (an annotation tool's export) read in binary mode: every pixel
+    vegetation, 4.54 mIoU, exit 0 and no word; ``classes_not_in_labels`` never looked at background (session
+    108's sweep)."""
+    blue = np.zeros((8, 8, 3), np.uint8)
+    blue[...] = (0, 0, 255)
+    blue[2:5, 2:5] = (0, 255, 0)
+    _pair(tmp_path, "a", blue)
+    names = ["background", "vegetation"]
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False, class_names=names)
+    assert res["classes_not_in_labels"] == ["background"]
+    assert _said(res).startswith("warning: no label holds background: every scored label pixel is of another")
+    assert "--label-mode colormap" in _said(res) and "no label holds vegetation" not in _said(res)
+    blue[0, 0] = 0  # one background pixel: no warning
+    _pair(tmp_path, "a", blue)
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False, class_names=names)
+    assert res["classes_not_in_labels"] == [] and "no label holds" not in _said(res)
+
+
+def test_colour_labels_given_as_photos_are_refused(tmp_path):
+    """The Peanut label folder given as --images was scored as photos: 89.89 mIoU, exit 0 (session 108's sweep);
+    ``crop predict`` said it of the same files."""
+    from agriseg.config import OptionError
+
+    label = np.zeros((8, 8, 3), np.uint8)
+    label[2:5, 2:5] = (0, 255, 0)
+    label[5:7, 5:7] = (255, 0, 0)
+    (tmp_path / "img").mkdir()
+    (tmp_path / "lab").mkdir()
+    Image.fromarray(label).save(tmp_path / "img" / "a.png")
+    Image.fromarray(label).save(tmp_path / "lab" / "a.png")
+    with pytest.raises(OptionError, match=r"img/a.png: a colour label \(3 flat colours.*check that --images names"):
+        evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False)
+
+
+def test_photos_in_subfolders_are_named_beside_the_labels_without_one(tmp_path):
+    """Photos in subfolders of --images: "2 labels have no image" and no word of where they are; crop predict
+    names such subfolders (session 108's sweep)."""
+    label = np.zeros((8, 8), np.uint8)
+    label[2:5, 2:5] = 1
+    for stem in "abc":
+        _pair(tmp_path, stem, label)
+    (tmp_path / "img" / "day2").mkdir()
+    for stem in "bc":
+        (tmp_path / "img" / f"{stem}.png").rename(tmp_path / "img" / "day2" / f"{stem}.png")
+    said = _said(evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False))
+    assert said == (
+        "warning: 2 labels have no image and were not scored (e.g. b.png, c.png); "
+        f"{tmp_path / 'img'}: its subfolder day2/ (2) has images, not read (folders are read without their "
+        "subfolders)"
+    )
 
 
 def _photo(seed: int, size: tuple[int, int] = (48, 64)) -> np.ndarray:

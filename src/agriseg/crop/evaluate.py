@@ -117,7 +117,8 @@ def evaluate_folder(
     # a class the model predicts that no label holds: its IoU is 0 whatever the model does (0/1 vegetation
     # labels read as class ids against a crop / weed model: 1 is crop, weed never appears)
     names = list(res.get("per_class_iou", {})) or [str(c) for c in range(num_classes)]
-    res["classes_not_in_labels"] = [names[c] for c in range(1, num_classes) if pairs and not in_labels[c]]
+    # background too: labels of a white or coloured background read in binary mode hold vegetation alone
+    res["classes_not_in_labels"] = [names[c] for c in range(num_classes) if pairs and not in_labels[c]]
     res["images_dir"], res["masks_dir"] = str(images), str(masks)
     res.update(unmatched)
     res["failed"] = failed
@@ -204,10 +205,13 @@ def _pair(
         ValueError: sizes differ.
         OptionError: the label holds a class id the model does not predict.
     """
+    from agriseg.crop.quality import colour_label
     from agriseg.data.io import read_rgb
     from agriseg.raster.image import photo_valid, read_georef
 
     rgb = read_rgb(ip)  # (H, W, 3), turned upright, its size checked before it is read
+    if said := colour_label(rgb):  # a label folder given as --images was scored as photos, unsaid (89.89 mIoU)
+        raise OptionError(f"{ip}: {said}: check that --images names the photos")
     truth = read_label(lp, label_mode, colormap)
     if label_mode == "colormap" and colormap and (truth == 255).any() and not ((truth != 0) & (truth != 255)).any():
         _refuse_grey_label(lp, colormap)
@@ -336,6 +340,7 @@ def report_warnings(res: dict) -> list[str]:
     them (the JSON report holds the same keys).
     """
     from agriseg.batch import counted
+    from agriseg.data.io import in_subfolders
 
     lines: list[str] = []
     for key, noun, what in (
@@ -346,12 +351,23 @@ def report_warnings(res: dict) -> list[str]:
         if missing:
             was, some = ("was", "") if len(missing) == 1 else ("were", "e.g. ")
             shown = ", ".join(missing[:3])
-            lines.append(
-                f"warning: {counted(len(missing), noun, 'has/have')} {what} and {was} not scored ({some}{shown})"
-            )
+            line = f"warning: {counted(len(missing), noun, 'has/have')} {what} and {was} not scored ({some}{shown})"
+            folder = res.get("images_dir" if noun == "label" else "masks_dir")
+            if folder and (subs := in_subfolders(Path(folder), theirs=True)):  # as crop predict says of them
+                line += f"; {folder}: {subs}, not read (folders are read without their subfolders)"
+            lines.append(line)
     # 0/255 masks read as class ids: said once, by the line that says how to read them (not also "no label holds
     # vegetation", session 103's sweep)
-    if (absent := res.get("classes_not_in_labels")) and not res.get("labels_only_0_255"):
+    absent = list(res.get("classes_not_in_labels") or [])
+    background = next(iter(res.get("per_class_iou") or {}), "background")
+    if background in absent and not res.get("labels_only_0_255"):  # scores of nothing: 4.5 mIoU, no word before
+        absent.remove(background)
+        lines.append(
+            f"warning: no label holds {background}: every scored label pixel is of another class (a white or "
+            "coloured background? --label-mode binary reads every non-black pixel as vegetation; give "
+            "--label-mode colormap with --colormap naming the labels' colours)"
+        )
+    if absent and not res.get("labels_only_0_255"):
         # every class but background absent: the labels hold no plant, and scoring vegetation is no way out
         only_background = (
             len(absent) == len(res.get("per_class_iou") or absent) - 1
