@@ -395,14 +395,19 @@ def test_an_output_folder_that_takes_no_file_is_a_usage_error(
 def test_a_dn_offset_is_taken_by_predict_as_by_evaluate(tmp_path: Path, model: Path, scene: Path) -> None:
     """Session 90's sweep: ``fields evaluate --offset 1000`` worked, ``fields predict --offset 1000`` was refused
     ("not one of 'auto', 'none', 'apply'"). A DN offset of -1000 is what ``apply`` adds."""
+    import json
+
     import rasterio
 
-    made = {}
-    for offset in ("-1000", "apply", "1000"):
+    made, said = {}, {}
+    for offset in ("-1000", "apply", "1000", "auto"):
         out = tmp_path / f"p{offset}.tif"
         assert _run("predict", scene, "-m", model, "-o", out, "--offset", offset)[0] == 0
         with rasterio.open(out) as ds:
             made[offset] = (ds.read(), float(ds.tags()["boa_offset"]))
+            said[offset] = json.loads(ds.tags()["preprocess"])
+    # the tag said offset_value -1000 beside auto, where 0 was applied (session 108's sweep)
+    assert "offset_value" not in said["auto"] and made["auto"][1] == 0.0 and said["apply"]["offset_value"] == -1000
     assert made["-1000"][1] == made["apply"][1] == -1000.0 and made["1000"][1] == 1000.0
     assert (made["-1000"][0] == made["apply"][0]).all()
     code, out = _run("predict", scene, "-m", model, "-o", tmp_path / "x.tif", "--offset", "99999")

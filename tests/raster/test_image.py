@@ -243,6 +243,12 @@ def test_a_geotiff_named_png_is_read_as_the_geotiff_it_is(tmp_path: Path) -> Non
     from agriseg.raster.image import check_bands_apply
 
     check_bands_apply([path], [4, 3, 2])  # --bands applies to it (it was refused: "none of the 1 images is one")
+    from agriseg.config import OptionError
+
+    # a band no image has: one usage error, not every image failing with exit 1 (session 108's sweep)
+    with pytest.raises(OptionError, match=r"^--bands 1,2,9: .*tile.png has 8 bands$"):
+        check_bands_apply([path], [1, 2, 9])
+    check_bands_apply([path, tmp_path / "unreadable.tif"], [1, 2, 8])  # one that has it: each fails alone
     assert tuple(read_image_valid(path, [4, 3, 2])[0][0, 0]) == (30, 20, 10)
     photo = tmp_path / "photo16.png"  # a 16-bit RGB TIFF named .png, which Pillow cannot decode: the crop reader
     with rasterio.open(photo, "w", **{**profile, "count": 3, "dtype": "uint16"}) as dst:

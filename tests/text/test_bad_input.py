@@ -373,7 +373,23 @@ def test_run_json_names_the_outputs_other_settings_made(tiny: Path, tmp_path: Pa
     assert run["options"]["max_new_tokens"] == 8
     assert run["options"]["tile"] == 8 and "patch" not in run["options"] and "blend" in run["options"]  # as typed
     assert run["options"]["instances"] is True  # it decides which files are written (session 75's sweep)
+    assert "sample" in run["options"] and "do_sample" not in run["options"]  # --sample/--greedy (session 108)
+    assert run["model"] == str((tiny / "model").resolve())
     assert [Path(f).name for f in run["made_with_other_settings"]] == ["a.png"]
+
+
+def test_instances_turned_on_or_off_again_is_no_other_setting(tiny: Path, tmp_path: Path, answering: str) -> None:
+    """`--no-instances`, then the default: "its outputs were made with other settings (--instances: off -> on)",
+    exit 1, and only --overwrite (the model over every tile again) made the instance files (session 108's
+    sweep). It chooses files, as crop predict's --no-overlay does."""
+    out = tmp_path / "p"
+    assert _predict(tiny, out, "--classes", CLASSES, "--no-instances").exit_code == 0
+    assert not (out / "scene.geojson").exists()
+    res = _predict(tiny, out, "--classes", CLASSES)
+    assert res.exit_code == 0 and "1 predicted" in res.output, res.output
+    assert (out / "scene.geojson").exists() and (out / "scene_instances.png").exists()
+    res = _predict(tiny, out, "--classes", CLASSES, "--no-instances")
+    assert res.exit_code == 0 and "1 skipped" in res.output and (out / "scene.geojson").exists(), res.output
 
 
 @pytest.mark.parametrize("command", ["tiny-model", "dataset"])

@@ -263,6 +263,24 @@ def test_ctrl_c_saves_the_run_and_resume_continues_it(tmp_path: Path, caplog: py
     assert not saved.exists()  # the run it held has finished
 
 
+def test_ctrl_c_before_a_resumed_runs_first_step_keeps_its_checkpoint(tmp_path: Path) -> None:
+    """Ctrl-C a few seconds into `crop train --resume interrupted.ckpt`, before Lightning had read it: the
+    trainer's fresh state (epoch 0, no optimizer) replaced the checkpoint, the earlier training lost, and the
+    message pointed to it (session 108's sweep)."""
+    from agriseg.batch import Interrupted
+    from agriseg.data.files import protected_inputs
+
+    cfg = _TinyConfig(train=TrainOptions(epochs=2, batch_size=4, num_workers=0, accelerator="cpu"))
+    with pytest.raises(Interrupted):
+        fit(_StoppedByCtrlC(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
+    saved = tmp_path / "interrupted.ckpt"
+    before = saved.read_bytes()
+    match = r"before its first step \(the checkpoint it resumed is kept as it was\); the same command with --resume"
+    with protected_inputs([saved]), pytest.raises(Interrupted, match=match):  # stopped in its first step again
+        fit(_StoppedByCtrlC(cfg.model_dump()), _Data(), cfg.train, tmp_path, resume=saved, progress=False)
+    assert saved.read_bytes() == before
+
+
 def test_a_second_interruption_keeps_the_first_and_a_run_without_resume_saves_none(tmp_path: Path) -> None:
     """A fresh run in a folder that held an interrupted run's checkpoint said "kept", then a second Ctrl-C
     replaced it (step 6 became step 2); selftrain's stages pointed to a --resume the command does not have."""

@@ -547,7 +547,10 @@ class ScenePredictor:
                 probability_scale="255",
                 model=str(self.model_id),
                 predict_config=self.config.model_dump_json(exclude=set(NOT_OUTPUT_OPTIONS)),
-                preprocess=self.preprocess.model_dump_json(),
+                # offset_value only where it was applied (--offset apply): beside auto it read as the -1000 used
+                preprocess=self.preprocess.model_dump_json(
+                    exclude=set() if self.preprocess.offset == "apply" else {"offset_value"}
+                ),
                 boa_offset=str(offset),
                 agriseg_run=run,  # the fingerprint of this run: keep_current keeps only an output it matches
             )

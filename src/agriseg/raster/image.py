@@ -118,13 +118,35 @@ def check_bands_apply(files: Sequence[str | Path], bands: Sequence[int] | None) 
     Raises:
         agriseg.config.OptionError: naming ``--bands``.
     """
-    if bands and files and not any(is_geo_image(f) for f in files):
-        from agriseg.config import OptionError
+    if not bands or not files:
+        return
+    from agriseg.config import OptionError
 
+    given = ",".join(map(str, bands))
+    geo = [f for f in files if is_geo_image(f)]
+    if not geo:
         raise OptionError(
-            f"--bands {','.join(map(str, bands))}: applies to GeoTIFF and JPEG 2000 files; none of the "
-            f"{len(files)} images is one"
+            f"--bands {given}: applies to GeoTIFF and JPEG 2000 files; none of the {len(files)} images is one"
         )
+    if len(bands) != 3 or min(bands) < 1:
+        raise OptionError(f"--bands {given}: three band numbers from 1, for red, green and blue")
+    counts = [_band_count(f) for f in geo]
+    if all(c is not None and c < max(bands) for c in counts):  # none has that band (some may: those fail alone)
+        most = max(c for c in counts if c is not None)
+        widest = geo[counts.index(most)]
+        raise OptionError(f"--bands {given}: {widest} has {most} band{'s' * (most > 1)}"
+                          + (f" (the most of the {len(geo)} images)" if len(geo) > 1 else ""))  # fmt: skip
+
+
+def _band_count(path: str | Path) -> int | None:
+    """A raster's band count from its header, None when it cannot be read (its reading says why)."""
+    import rasterio
+
+    try:
+        with open_plain_or_geo(rasterio, path) as ds:
+            return int(ds.count)
+    except Exception:  # noqa: BLE001 - an unreadable file fails as its own item
+        return None
 
 
 def has_alpha_band(colours: Sequence[str]) -> bool:

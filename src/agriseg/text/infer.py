@@ -481,7 +481,7 @@ def predict_paths(
     from agriseg.config import OptionError
     from agriseg.data.files import write_json
     from agriseg.data.io import NoInputError, list_images_once
-    from agriseg.fingerprint import Recipe
+    from agriseg.fingerprint import NOT_OUTPUT_OPTIONS, Recipe
     from agriseg.text.modeling import check_answer_length, check_class_words, load_vlm, resolve_model_option
     from agriseg.text.sft import read_meta
 
@@ -575,15 +575,21 @@ def predict_paths(
     out = Path(outdir)
     options = {**cfg.model_dump(exclude={"batch_size"}), "instances": config.instances, "classes": names}
     options["bands"] = list(bands) if bands else None  # the bands read change every mask (None: as before)
-    recipe = Recipe("text predict", ALGORITHM, options, model_name, [template] if template else [])
+    # --instances chooses files, not what is in them (as crop predict's --no-overlay): turned on again, its files
+    # are made; turned off, the earlier ones are kept (it was refused as another setting, session 108's sweep)
+    recipe = Recipe("text predict", ALGORITHM, options, model_name, [template] if template else [],
+                    ignore=NOT_OUTPUT_OPTIONS | {"instances"})  # fmt: skip
 
     def finish(rows: BatchResult) -> None:  # run while the folder is still locked
         # a run whose outputs are there, made now or resumed (the same settings), says what made them: a resume
         # that made nothing new deleted the run.json of the run before it
         if any(r["status"] in ("ok", "skipped") for r in rows):
-            typed = {field: flag for flag, field in OPTION_FIELDS.items()}  # the options named as the user types them
+            # the options named as the user types them (--sample/--greedy sets do_sample)
+            typed = {field: flag for flag, field in OPTION_FIELDS.items()} | {"do_sample": "sample"}
             said = {typed.get(k, k): v for k, v in cfg.model_dump().items()} | {"instances": config.instances}
-            run = {"agriseg": __version__, "model": model_name, "classes": names, "options": said,
+            here = Path(model_name)  # a model folder given relative to where the command ran: said in full
+            shown = str(here.resolve()) if here.exists() else model_name  # (a hub id as given)
+            run = {"agriseg": __version__, "model": shown, "classes": names, "options": said,
                    "bands": list(bands) if bands else None}  # fmt: skip
             kept = [r["file"] for r in rows if r["status"] == "kept"]
             kept += _earlier_runs_otherwise(out, {o.item.name for o in rows.outcomes})

@@ -213,16 +213,26 @@ class _RunCheckpoint(ModelCheckpoint):
 class _SaveOnCtrlC(Callback):
     """Ctrl-C: the run as it stands goes to ``interrupted.ckpt``, which ``--resume`` continues."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, resume: str | Path | None = None) -> None:
         self.path = path
+        self.resume = Path(resume) if resume is not None else None
         self.saved = False
+        self.stepped = False  # a training step ran in this process
         self.finished: Path | None = None  # last.ckpt once training ended (the final validation follows)
+
+    def on_train_batch_end(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - Lightning's hook
+        self.stepped = True
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         if not isinstance(exception, KeyboardInterrupt):
             return
         if self.finished is not None:  # in the final validation: the task holds the best weights now, not the
             self.path, self.saved = self.finished, True  # run's end; last.ckpt does, and finishes the run
+            return
+        if self.resume is not None and not self.stepped:  # stopped before its first step, maybe before the
+            # checkpoint was even read: the trainer's state is a fresh one, which replaced the interrupted run's
+            # checkpoint it resumed (epoch 0, no optimizer: the earlier training lost, session 108's sweep)
+            self.path, self.saved = self.resume, True
             return
         try:  # written beside its name and renamed into place by _SiblingCheckpointIO (the checkpoint a resumed
             # run started from may be this file: its later state replacing it is what the next --resume needs)
@@ -281,6 +291,8 @@ def _interrupted(trainer: L.Trainer) -> KeyboardInterrupt:
         bar.close()
     where = f"after step {trainer.global_step} (epoch {trainer.current_epoch}, as the bar counts)"
     saved = next((c for c in trainer.callbacks if isinstance(c, _SaveOnCtrlC) and c.saved), None)  # type: ignore[attr-defined]
+    if saved is not None and saved.resume is not None and not saved.stepped and saved.finished is None:
+        where = "before its first step (the checkpoint it resumed is kept as it was)"
     if saved is not None:
         return Interrupted(f"{where}; the same command with --resume {saved.path} continues it")
     return Interrupted(f"{where}; nothing saved")
@@ -733,7 +745,7 @@ def fit(
         enable_version_counter=False,
     )  # fmt: skip
     ckpt.resumed_from = Path(resume) if resume is not None else None
-    on_ctrl_c = _SaveOnCtrlC(_interrupted_path(out, resume))
+    on_ctrl_c = _SaveOnCtrlC(_interrupted_path(out, resume), resume)
     resumed_interrupted = resume is not None and Path(resume).resolve() == on_ctrl_c.path.resolve()
     earlier = [p for p in out.glob("interrupted*.ckpt") if p.resolve() != Path(resume or out).resolve()]
     if earlier and resumable and resume is None:
