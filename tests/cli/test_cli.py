@@ -39,6 +39,25 @@ def test_predict_missing_path_and_empty_folder(tmp_path):
         assert r.exit_code == 2 and "empty: folder has no images" in r.output, r.output
 
 
+def test_a_missing_folder_a_config_key_names_is_said_with_the_config_file():
+    """`data.labels: nowhere` said "nowhere: folder not found (data.labels)", the config file unnamed, where every
+    other config error names it (session 108's sweep); an error of no config key is left as it is."""
+    import pytest
+
+    from agriseg.cli.errors import config_named
+    from agriseg.data.io import NoInputError
+
+    with pytest.raises(FileNotFoundError, match=r"^run\.yaml: nowhere: folder not found \(data\.labels\)$"):
+        with config_named("run.yaml"):
+            raise FileNotFoundError("nowhere: folder not found (data.labels)")
+    with pytest.raises(NoInputError, match=r"^st\.yaml: empty: folder has no images \(images\)$"):
+        with config_named("st.yaml"):
+            raise NoInputError("empty: folder has no images (images)")
+    with pytest.raises(FileNotFoundError, match=r"^a\.tif: no such file$"):
+        with config_named("run.yaml"):
+            raise FileNotFoundError("a.tif: no such file")
+
+
 def test_predict_rejects_wrong_channel_model(tmp_path, samples_dir):
     from agriseg.models import build_model
     from agriseg.models.config import ModelConfig

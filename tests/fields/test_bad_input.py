@@ -412,3 +412,19 @@ def test_a_dn_offset_is_taken_by_predict_as_by_evaluate(tmp_path: Path, model: P
     assert (made["-1000"][0] == made["apply"][0]).all()
     code, out = _run("predict", scene, "-m", model, "-o", tmp_path / "x.tif", "--offset", "99999")
     assert code == 2 and "--offset: a DN offset is from -65535 to 65535" in out, out
+
+
+def test_a_scene_of_nodata_is_said_once_by_map(tmp_path: Path, model: Path) -> None:
+    """An all-nodata scene mapped: predict's warning (what to check), then polygonize's "every pixel is nodata:
+    no fields" of the same scene (session 108's sweep). Said once."""
+    import numpy as np
+    import rasterio
+
+    from tests.fields.synth_scenes import write_scene
+
+    path = write_scene(tmp_path / "z.tif", h=64, w=64)
+    with rasterio.open(path, "r+") as ds:
+        ds.write(np.zeros((ds.count, 64, 64), ds.dtypes[0]))
+    code, out = _run("map", path, "--outdir", tmp_path / "o", "-m", model, "--serial", "--tile", "64")
+    assert code == 0 and out.count("every pixel is nodata") == 1, out
+    assert "z.tif: every pixel is nodata or NaN" in out

@@ -47,9 +47,15 @@ def config_named(path: str | Path, overrides: Sequence[str] = ()) -> Iterator[No
     """A model setting no registry builds (``model: unknown encoder ...``) named with the config file it is in,
     as every other config error is, and with the ``--set`` keys of the model that came with it."""
     from agriseg.config import ConfigError, ModelOptionError
+    from agriseg.data.io import NoInputError
 
     try:
         yield
+    except (FileNotFoundError, NoInputError) as err:  # a folder a config key names: the file named too, as
+        said = str(err)  # its other errors are (session 108's sweep: "nowhere: folder not found (data.labels)")
+        if not re.search(r"\((?:[a-z_]+\.[a-z_.]+|images|labels)\)$", said) or said.startswith(f"{path}:"):
+            raise
+        raise type(err)(f"{path}: {said}") from None
     except ModelOptionError as err:
         said = str(err)  # the --set keys of the model whose option the error names (model.encoder: "encoder")
         keys = [k for o in overrides if (k := o.partition("=")[0].strip()).split(".")[0] == "model"

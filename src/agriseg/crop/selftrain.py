@@ -285,12 +285,12 @@ class SelfTrainer:
         """Photos used for training: the image folder minus ``exclude_list``, restricted to ``keep``."""
         from agriseg.crop.dataset import read_stem_list
         from agriseg.crop.pseudolabel.pipeline import kept_files, photos_only, read_keep
-        from agriseg.data.io import list_images
+        from agriseg.data.io import NoInputError, list_images
 
         try:
             files = photos_only(list_images([self.cfg.images]))[0]
-        except FileNotFoundError as err:  # the config's key named, as crop train names data.images
-            raise FileNotFoundError(f"{err} (images)") from None
+        except (FileNotFoundError, NoInputError) as err:  # the config's key named, as crop train names data.images
+            raise type(err)(f"{err} (images)") from None
         found = len(files)
         if self.cfg.keep:  # by the names the screening page showed: those of the whole folder
             files = kept_files(files, read_keep(self.cfg.keep), self.cfg.keep)

@@ -81,6 +81,7 @@ class PredictResult:
     patches: int = 0
     seconds: float = 0.0
     area_km2: float = 0.0
+    empty: bool = False  # every pixel nodata or NaN (said by predict, with what to check)
 
     @property
     def km2_per_s(self) -> float:
@@ -522,6 +523,7 @@ class ScenePredictor:
             partial.unlink(missing_ok=True)
             progress.unlink(missing_ok=True)
         if not has_data:  # made, but says nothing: the user should know before polygons come back empty
+            result.empty = True
             log.warning("%s: every pixel is nodata or NaN, so %s is all nodata (check the scene's nodata value)",
                         scene, output)  # fmt: skip
         result.seconds = time.perf_counter() - t0

@@ -58,7 +58,10 @@ def train_fields(
 
     t = cfg.train
     L.seed_everything(t.seed, verbose=False)  # workers: seeded by agriseg.data.loaders.init_worker
-    dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers, t.seed)  # a missing data set: refused before output
+    try:  # a missing data set: refused before output
+        dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers, t.seed)
+    except FileNotFoundError as err:  # the config's key named, as crop train names data.images
+        raise FileNotFoundError(f"{err} (data.root)") from None
     # a damaged chip: before the run's folder, not part-way through; chips of mixed sizes in a batch too (the test
     # chips are scored by size: evaluate_model)
     dm.train_set.check("the training chips", one_size=t.batch_size > 1)
