@@ -265,8 +265,10 @@ class Fingerprint:
                 out.append(MODEL_CHANGED)
         flags = OPTION_FLAGS.get() or {}
         before["inputs"] = _copies_as_now(now["inputs"], before["inputs"])
+        named: set[str] = set()  # files a changed setting names (exclude_list: a.txt -> b.txt): said by it
         for kind in ("options", "resolved"):
             changed = list(_leaf_changes(before[kind], now[kind]))
+            named |= {v for _, a, b in changed for v in (a, b) if isinstance(v, str)}
             for path, a, b in changed:
                 # in a group of settings (fields map's predict / polygonize), the one setting that changed
                 key, leaf, nested = ".".join(path), path[-1], len(path) > 1
@@ -290,13 +292,19 @@ class Fingerprint:
                 out.append(f"{name}: {shown(a)} -> {shown(b)}")
         if _by_name(now["inputs"]) != _by_name(before["inputs"]):  # one file named by another path is the same
             gone, new = (
-                sorted(set(before["inputs"]) - set(now["inputs"])),
-                sorted(set(now["inputs"]) - set(before["inputs"])),
+                sorted(set(before["inputs"]) - set(now["inputs"]) - named),
+                sorted(set(now["inputs"]) - set(before["inputs"]) - named),
             )
-            moved = set(gone) | set(new) if gone and new else set()
-            if moved:  # made from another file (x/a.jpg, now y/a.jpg): one phrase, never one per file
+            # made from another file (x/a.jpg, now y/a.jpg): one phrase, never one per file; among several, those
+            # of one name: another is added or no longer read (selftrain's new exclude list and the photo it no
+            # longer left out read "made from val.txt, not 0006.jpg, val_alt.txt", session 108's sweep)
+            if len(gone) != 1 or len(new) != 1:
+                names = {_stem(k) for k in gone} & {_stem(k) for k in new}  # (0002.jpg, now 0002.JPG: one file)
+                gone, new = [k for k in gone if _stem(k) in names], [k for k in new if _stem(k) in names]
+            moved = set(gone) | set(new)
+            if moved:
                 out.append(f"{INPUTS_CHANGED}{', '.join(gone)}, not {', '.join(new)}")
-            for k in sorted((set(now["inputs"]) | set(before["inputs"])) - moved):
+            for k in sorted((set(now["inputs"]) | set(before["inputs"])) - moved - named):
                 if now["inputs"].get(k) != before["inputs"].get(k):
                     if k not in before["inputs"]:  # an input the outputs were not made from (a data set's new image)
                         out.append(f"{INPUT_EDITED}{k} added")
@@ -305,6 +313,11 @@ class Fingerprint:
                     else:  # the same path: its size, time or content
                         out.append(f"{INPUT_EDITED}{k} changed since")
         return out
+
+
+def _stem(path: str) -> str:
+    """A file's name without its suffix, in any case: how two inputs are known as one file moved or renamed."""
+    return Path(path).stem.casefold()
 
 
 def setting_name(key: str, flags: Mapping[str, str]) -> str:

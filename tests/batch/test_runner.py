@@ -1831,6 +1831,20 @@ def test_an_input_renamed_or_a_shared_input_copied_under_another_name_is_the_sam
     assert now.changes(before) == [f"made from {photo.as_posix()}, not {renamed.as_posix()}"]
 
 
+def test_a_list_file_changed_with_its_setting_is_said_by_the_setting(tmp_path: Path) -> None:
+    """selftrain with another exclude list: "(exclude_list: val.txt -> val_alt.txt, made from val.txt, not
+    0006.jpg, val_alt.txt)": files of other names read as one file moved, and the list said twice (session 108's
+    sweep). The setting names the lists; a photo now read is added."""
+    photos = [tmp_path / f"{n}.jpg" for n in ("0005", "0006")]
+    lists = [tmp_path / "val.txt", tmp_path / "val_alt.txt"]
+    for f in (*photos, *lists):
+        f.write_text(f.name)
+    item = Item("m", photos[0], (tmp_path / "m.safetensors",), ())
+    before = Recipe("demo", "1", {"exclude_list": str(lists[0])}, None, [photos[0], lists[0]]).fingerprint(item)
+    now = Recipe("demo", "1", {"exclude_list": str(lists[1])}, None, photos + [lists[1]]).fingerprint(item)
+    assert now.changes(before) == [f"--exclude-list: {lists[0]} -> {lists[1]}", f"input {photos[1].as_posix()} added"]
+
+
 def test_changed_settings_are_shown_as_typed() -> None:
     """``--overlay: True -> False`` and ``--tta: [] -> ['flip_h']`` were Python's words for what the user typed
     (session 83's sweep)."""
