@@ -281,6 +281,29 @@ def test_ctrl_c_before_a_resumed_runs_first_step_keeps_its_checkpoint(tmp_path: 
     assert saved.read_bytes() == before
 
 
+def test_a_run_stopped_after_the_model_is_named_by_the_refusal(tmp_path: Path) -> None:
+    """`crop train --overwrite` over a finished run, stopped by Ctrl-C: the same command without --overwrite said
+    only "holds the model of an earlier run", not the checkpoint that continues the stopped run (README says it
+    is named; session 108's sweep)."""
+    import os
+
+    from safetensors.numpy import save_file
+
+    from agriseg.config import OptionError
+    from agriseg.training.trainer import check_run_folder
+
+    save_file({"w": np.zeros(1, np.float32)}, str(tmp_path / "model.safetensors"),
+              metadata={"agriseg_model_config": "{}"})  # fmt: skip
+    with pytest.raises(OptionError, match="holds the model of an earlier run; --overwrite replaces it"):
+        check_run_folder(tmp_path)
+    torch.save({"global_step": 4}, tmp_path / "interrupted.ckpt")
+    later = (tmp_path / "model.safetensors").stat().st_mtime + 10
+    os.utime(tmp_path / "interrupted.ckpt", (later, later))
+    match = rf"and interrupted.ckpt, of a run stopped after it: --resume {tmp_path / 'interrupted.ckpt'} continues"
+    with pytest.raises(OptionError, match=match):
+        check_run_folder(tmp_path)
+
+
 def test_a_second_interruption_keeps_the_first_and_a_run_without_resume_saves_none(tmp_path: Path) -> None:
     """A fresh run in a folder that held an interrupted run's checkpoint said "kept", then a second Ctrl-C
     replaced it (step 6 became step 2); selftrain's stages pointed to a --resume the command does not have."""

@@ -457,6 +457,14 @@ def check_run_folder(
                 f"output_dir {out}: holds the model of a run made after {resumed.name}; resuming it would replace that "
                 "model when it ends: --overwrite replaces it (or give another output_dir)"
             )
+        stopped = [c for c in _held_checkpoints(out) if c.name.startswith("interrupted")
+                   and c.stat().st_mtime > model.stat().st_mtime]  # fmt: skip
+        if replaces and not overwrite and stopped:  # a run started after the model (--overwrite), then stopped:
+            cont = max(stopped, key=lambda c: c.stat().st_mtime)  # its checkpoint named, as README says
+            raise OptionError(
+                f"output_dir {out}: holds the model of an earlier run and {cont.name}, of a run stopped after it: "
+                f"--resume {cont} continues that run, --overwrite starts afresh (or give another output_dir)"
+            )
         if replaces and not overwrite:  # a model the user trained is not replaced unasked (it was, with a warning)
             raise OptionError(
                 f"output_dir {out}: holds the model of an earlier run; --overwrite replaces it when this run ends "
