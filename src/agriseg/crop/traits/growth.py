@@ -77,8 +77,8 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 # file's own columns kept, a band 4 is alpha only when declared so, colour bands by description, dates of
 # DD.MM.YYYY names and of a mosaic's folder; 18: the --meta field named date before others ending in date,
 # times written 10-00 with no UTC offset; 19: --meta as crop traits' 17 (every start of a name tried, the last
-# field anchored to the name's end)
-ALGORITHM = "19"
+# field anchored to the name's end); 20: plant ids 1..N after edge strips (crop traits' 18)
+ALGORITHM = "20"
 GROWTH_TABLES = ("growth.csv", "growth_wide.csv", "growth.png")  # what crop plots and crop traits write over dates
 
 

@@ -96,7 +96,8 @@ def _join_pieces(
     comps: np.ndarray, n: int, join: int, group: Callable[[np.ndarray], np.ndarray] | None
 ) -> tuple[np.ndarray, int]:
     """Components joined when at most ``join`` px apart (and of one group), i.e. when their nearest pixels'
-    centres lie at most ``join + 1`` apart: ``join`` empty pixels between them in a row, column or diagonal.
+    centres lie at most ``join + 1`` apart in a straight line: ``join`` empty pixels between them along a row or
+    column, about 0.7 ``join`` along a diagonal.
 
     Candidates are labels grown by a little more than half that distance (scikit-image's ``expand_labels``,
     which never lets two labels overlap) that touch in any of the 8 directions; each candidate pair is then
@@ -186,7 +187,9 @@ def check_labels(labels: Any) -> np.ndarray:  # noqa: ANN401 - what a caller pas
 
 def drop_edge_strips(labels: np.ndarray, thickness: int = EDGE_STRIP) -> np.ndarray:
     """Labels with the thin strips along the image border removed (set to 0): plants touching a border of
-    which only ``thickness`` px or less reach into the image (the edge of a neighbour's plant, not a plant).
+    which only ``thickness`` px or less reach into the image (the edge of a neighbour's plant, not a plant). The
+    plants kept are numbered 1..N again, in their order (ids skipped the strips: plant 1 missing from a table
+    whose count said 11, session 108's sweep).
 
     Raises:
         ValueError: a negative ``thickness``, or ``labels`` that are no 2-D int ids (a bool mask).
@@ -211,7 +214,7 @@ def drop_edge_strips(labels: np.ndarray, thickness: int = EDGE_STRIP) -> np.ndar
         )
         if thin:
             out[sl][labels[sl] == i] = 0
-    return out
+    return segmentation.relabel_sequential(out)[0]
 
 
 def _mean_hue(hue: np.ndarray) -> float:

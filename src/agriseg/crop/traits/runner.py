@@ -552,8 +552,8 @@ def own_column_names(records: list[dict[str, Any]], taken: Collection[str]) -> d
 # 15: the --meta field named date before others ending in date, times written 10-00 with no UTC offset, photos
 # dated by EXIF where their names give no date; 16: a warning of a grid whose cells do not match its plants' spacing;
 # 17: --meta tries every start of a name (a digit run before the date), a date of 8 characters or more, the last
-# field anchored to the name's end (date_camera had saved camera "c")
-ALGORITHM = "17"
+# field anchored to the name's end (date_camera had saved camera "c"); 18: plant ids 1..N after edge strips
+ALGORITHM = "18"
 COMMAND = "crop traits"  # the command of its fingerprints and manifest records
 
 
