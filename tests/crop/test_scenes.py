@@ -305,6 +305,16 @@ def test_a_rerun_from_other_photos_or_layouts_spelt_otherwise(tmp_path: Path, sa
     assert spelt.exit_code == 0 and "already there" in spelt.output, spelt.output
 
 
+def test_a_trays_layout_follows_its_seed_not_its_place_in_the_run(tmp_path: Path) -> None:
+    """--help says photo i uses seed + i: tray_00006 of --seed 5 -n 2 and of --seed 6 -n 1 were a 4 x 6 tray on
+    black and a 3 x 6 tray on blue (session 108's sweep)."""
+    for seed, n in (("5", "2"), ("6", "1")):
+        args = ["crop", "make-synthetic", "tray", "-o", str(tmp_path / seed), "-n", n, "--seed", seed]
+        assert CliRunner().invoke(main, args).exit_code == 0
+    a, b = (tmp_path / s / "images" / "tray_00006.jpg" for s in ("5", "6"))
+    assert a.read_bytes() == b.read_bytes()
+
+
 def test_a_tray_set_replaced_by_another_kind_leaves_no_series(tmp_path: Path) -> None:
     """``--overwrite`` of a tray set by a lab set removed the series' photos but kept its index.json and pots.csv,
     which described photos no longer there (session 100's sweep); a file of yours in series/ stays."""

@@ -272,7 +272,9 @@ def _write_trays(
             name = f"tray_{seed + i:05d}"
             if name in index["photos"]:
                 continue
-            rgb, truth, info = tray_scene(seed + i, cuts, soils, TRAYS[i % len(TRAYS)])
+            # the layout of photo seed + i too (it was its place in the run: tray_00006 of --seed 5 and of --seed
+            # 6 were other trays, session 108's sweep); every committed set's seed is a multiple of 5: unchanged
+            rgb, truth, info = tray_scene(seed + i, cuts, soils, TRAYS[(seed + i) % len(TRAYS)])
             _save(outdir, name, rgb, truth)
             index["photos"][name] = info
             made()
