@@ -349,6 +349,28 @@ def test_check_output_is_the_one_refusal(tmp_path: Path) -> None:
     assert check_output(tmp_path / "empty", overwrite=False, empty_dir_ok=True)
 
 
+def test_an_empty_output_folder_no_file_can_be_made_in_is_refused_before_the_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """text / fields make-synthetic into an empty read-only folder (a mount) made the whole set, then failed
+    replacing it ("Device or resource busy", exit 1; session 108's sweep). The folder is probed first."""
+    import agriseg.data.files as files
+    from agriseg.config import OptionError
+
+    (tmp_path / "ro").mkdir()
+    probed: list[Path] = []
+
+    def refuse(folders):  # as on a read-only mount (the tests run as root: permissions do not refuse)
+        probed.extend(Path(f) for f in folders)
+        if probed[-1].name == "ro":  # the folder itself; its parent takes files
+            raise OptionError(f"output folder: folder {probed[-1]} is not writable (read-only file system)")
+
+    monkeypatch.setattr(files, "check_writable", refuse)
+    with pytest.raises(OptionError, match="ro is not writable"):
+        check_output(tmp_path / "ro", overwrite=False, empty_dir_ok=True)
+    assert probed[-1] == tmp_path / "ro"
+
+
 # ----------------------------------------------------------------------------------------------------------
 # the fingerprint interface
 

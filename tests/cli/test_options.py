@@ -450,3 +450,24 @@ def test_a_short_flag_that_meant_another_option_says_so() -> None:
     assert res.exit_code == 2 and "no longer means" not in res.output
     res = runner.invoke(main, ["text", "dataset", "i", "-o", "o", "-m", "m", "--masks", "i", "--grid", "abc"])
     assert res.exit_code == 2 and "no longer means" not in res.output  # -m typed right; the error is --grid's
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["crop", "predict", "{photo}", "-o", "--overwrite"], "got the option --overwrite, not a name"),
+        (["crop", "traits", "{photo}", "-o", "-q"], "got the option -q, not a name"),
+        (["crop", "evaluate", "--images", "{tmp}", "--masks", "{tmp}", "-o", "{long}.json"], "a 257-byte name"),
+        (["fields", "predict", "{photo}", "-m", "x.ckpt", "-o", "{long}.tif"], "a 256-byte name, over the 255"),
+    ],
+)
+def test_an_output_no_file_can_be_named_is_a_usage_error(tmp_path: Path, args: list[str], says: str) -> None:
+    """``-o --overwrite`` wrote into a folder named ``--overwrite`` (the flag not applied), and a 256-byte name
+    was a traceback (fields predict) or exit 1 after the checks (session 108's sweep): one line, exit 2, nothing
+    made."""
+    (tmp_path / "p.jpg").write_bytes(b"")
+    given = [a.format(photo=tmp_path / "p.jpg", tmp=tmp_path, long="y" * 252) for a in args]
+    res = CliRunner().invoke(main, given)
+    assert res.exit_code == 2 and says in res.output and "Traceback" not in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jpg"]

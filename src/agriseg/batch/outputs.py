@@ -55,6 +55,10 @@ def check_output(
         make_parent(path)
     except ValueError as err:  # a bad output path is a usage error (exit 2 on the command line)
         raise OptionError(str(err)) from err
+    if path.is_dir() and not path.is_symlink():  # an empty folder the finished set replaces: a read-only one (a
+        from agriseg.data.files import check_writable  # mount, an immutable folder) failed after all the work
+
+        check_writable([path])
     clean_stale_temporaries(path.parent, [path.name])  # of a killed run of this command: none outlives the re-run
     return path
 

@@ -141,7 +141,28 @@ class OutputPath(InputPath):
         super().__init__(**kwargs)
         self.suffixes = suffixes
 
+    def checked(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> None:
+        """Refuse what no output can be named: another option taken as the value (``-o --overwrite`` wrote into a
+        folder named ``--overwrite``, the flag not applied) and a name the file system refuses (over 255 bytes: a
+        traceback from the folder test, or exit 1 after the checks; session 108's sweep)."""
+        import os
+        import re
+
+        from agriseg.data.files import NAME_MAX
+
+        if not isinstance(value, (str, Path)):
+            return
+        text = str(value)
+        if re.fullmatch(r"--?[A-Za-z][\w-]*", text) and not os.path.lexists(text):
+            self.fail(f"got the option {text}, not a name: give the output's name (a file named so: ./{text})",
+                      param, ctx)  # fmt: skip
+        long = next((part for part in Path(text).parts if len(os.fsencode(part)) > NAME_MAX), None)
+        if long is not None:
+            self.fail(f"{long[:24]}...{long[-16:]}: a {len(os.fsencode(long))}-byte name, over the {NAME_MAX} a file "
+                      "system allows; give a shorter one", param, ctx)  # fmt: skip
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        self.checked(value, param, ctx)
         out = super().convert(value, param, ctx)
         if self.suffixes and Path(out).suffix.lower() not in self.suffixes:
             want = " or ".join(self.suffixes)
@@ -155,6 +176,7 @@ class FileOrOldFolder(OutputPath):
     turns such a value into its ``--outdir``."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        self.checked(value, param, ctx)
         if isinstance(value, (str, Path)) and str(value).strip() and Path(value).is_dir():
             return Path(value)
         return super().convert(value, param, ctx)
