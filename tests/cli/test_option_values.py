@@ -108,6 +108,29 @@ def test_an_output_folder_name_too_long_is_a_usage_error(tmp_path: Path) -> None
     assert code == 2 and "a 300-byte name, over the 255 a file system allows; give a shorter one" in out, out
 
 
+def test_models_download_with_a_mirror_address_that_is_no_url_is_one_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each model failed with the same line, exit 1 (session 108's sweep): the setting is the mistake."""
+    monkeypatch.setenv("AGRISEG_MODELS_BASE_URL", "notaurl")
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path))
+    code, out = _run("fields", "models", "download", "FTW_PRUE_EFNET_B3", "FTW_PRUE_EFNET_B5")
+    assert code == 2 and out.count("AGRISEG_MODELS_BASE_URL='notaurl'") == 1 and "failed:" not in out, out
+
+
+def test_a_cache_setting_naming_a_file_is_said_of_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``AGRISEG_CACHE_DIR=afile``: "output folder: cannot create the folder afile/models/...", the variable
+    unnamed (session 108's sweep)."""
+    (tmp_path / "afile").write_text("mine")
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path / "afile"))
+    code, out = _run("fields", "models", "download", "FTW_PRUE_EFNET_B3")
+    assert code == 2 and "AGRISEG_CACHE_DIR=" in out and "a file, not a folder" in out, out
+    assert (tmp_path / "afile").read_text() == "mine"
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path / "afile" / "sub"))  # a folder that cannot be made
+    code, out = _run("fields", "models", "download", "FTW_PRUE_EFNET_B3")
+    assert code == 2 and "AGRISEG_CACHE_DIR=" in out and "cannot make the folder" in out, out
+
+
 def test_a_mirror_address_that_is_no_url_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     """``AGRISEG_MODELS_BASE_URL=notaurl`` was tried five times (22 s) and never named."""
     from agriseg.data.download import base_url

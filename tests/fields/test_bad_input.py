@@ -428,3 +428,13 @@ def test_a_scene_of_nodata_is_said_once_by_map(tmp_path: Path, model: Path) -> N
     code, out = _run("map", path, "--outdir", tmp_path / "o", "-m", model, "--serial", "--tile", "64")
     assert code == 0 and out.count("every pixel is nodata") == 1, out
     assert "z.tif: every pixel is nodata or NaN" in out
+
+
+def test_an_areas_file_without_a_crs_is_said_so(tmp_path: Path) -> None:
+    """A CSV of WKT polygons: "no features, or no CRS", though it holds features (session 108's sweep)."""
+    from agriseg.fields.stac import read_areas
+
+    csv = tmp_path / "areas.csv"
+    csv.write_text('id,WKT\na,"POLYGON ((15 48, 15.01 48, 15.01 48.01, 15 48.01, 15 48))"\n')
+    with pytest.raises(ValueError, match=r"areas\.csv: no CRS \(save the areas as GeoJSON"):
+        read_areas(csv)

@@ -381,6 +381,9 @@ def fetch_models(names: list[str], batch: BatchOptions | None = None) -> Any:
     batch = batch or BatchOptions()
     wanted = list(MODELS) if names == ["all"] else list(names)
     specs = [get_spec(n) for n in wanted]
+    for spec in specs:  # a mirror address that is no URL: one usage error, not every model failing with it
+        if not cached_path(spec).is_file():
+            _ = spec.url
     items = [Item(s.name, s.name, (cached_path(s),)) for s in specs]
     return run_batch(
         items,

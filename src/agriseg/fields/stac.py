@@ -80,8 +80,11 @@ def read_areas(path: str | Path) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: areas file not found")
     df = read_vector(path)
-    if df.empty or df.crs is None:
-        raise ValueError(f"{path}: no features, or no CRS")
+    if df.empty:
+        raise ValueError(f"{path}: no features")
+    if df.crs is None:  # a CSV of WKT polygons: its features read, the CRS unsaid ("no features, or no CRS")
+        raise ValueError(f"{path}: no CRS (save the areas as GeoJSON, which is longitude / latitude, or as a "
+                         "GeoPackage with its CRS)")  # fmt: skip
     return reproject(df, 4326, path, "longitude/latitude (EPSG:4326)")
 
 
