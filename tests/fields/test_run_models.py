@@ -281,3 +281,23 @@ def test_map_areas_in_two_calendar_zones(season_server: Loopback, tmp_path: Path
     res = CliRunner().invoke(main, [a if a != str(out) else str(tmp_path / "far") for a in far])
     assert res.exit_code == 1 and "failed: far" in res.output and "Error:" not in res.output, res.output
     assert "merged: nothing (no scene succeeded)" in res.output
+
+
+def test_the_land_cover_is_tried_as_often_as_retries_says(season_server: Loopback, tmp_path: Path) -> None:
+    """`fields map --areas ... --landcover esa-worldcover --retries 1`: the imagery was tried twice, the land
+    cover five times ("after 5 attempt(s)"): --retries never reached it (session 108's sweep)."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    _serve(season_server, "FTW_PRUE_EFNET_B3")
+    west = [float(v) for v in WEST.split(",")]
+    gpd.GeoDataFrame({"id": ["west"]}, geometry=[box(*west)], crs=4326).to_file(tmp_path / "areas.gpkg")
+    stac = season_server.url + "/stac"
+    season_server.fail["/files/esa-worldcover"] = -1  # the land cover's files always fail
+    res = CliRunner().invoke(main, [
+        "fields", "map", "--areas", str(tmp_path / "areas.gpkg"), "--win-a-dates", "2023-04-01/2023-04-30",
+        "--win-b-dates", "2023-08-01/2023-08-31", "--stac-url", stac, "-o", str(tmp_path / "map"), "-m",
+        "FTW_PRUE_EFNET_B3", "--serial", "--patch-size", "64", "--min-area", "0", "--landcover", "esa-worldcover",
+        "--landcover-stac-url", stac, "--retries", "1",
+    ])  # fmt: skip
+    assert res.exit_code == 1 and "after 2 attempt(s)" in res.output, res.output

@@ -253,9 +253,10 @@ def landcover_path(raster: str | Path, output_dir: str | Path) -> Path:
 
 
 def landcover_config(
-    vcfg: Any, raster: str | Path, output_dir: str | Path, stac_url: str, overwrite: bool
+    vcfg: Any, raster: str | Path, output_dir: str | Path, stac_url: str, overwrite: bool, retries: int = 4
 ) -> tuple[Any, dict | None]:
-    """A polygonisation config whose named land-cover source is fetched for ``raster`` (files pass through).
+    """A polygonisation config whose named land-cover source is fetched for ``raster`` (files pass through),
+    its search and reads tried ``retries`` more times (``fields run`` / ``map``'s --retries: it was always 4).
 
     Returns:
         ``(config with landcover = the aligned file and the cropland classes when none were given, record)``;
@@ -265,7 +266,7 @@ def landcover_config(
     if name is None:
         return vcfg, None
     out = landcover_path(raster, output_dir)
-    record = fetch_landcover(raster, name, out, stac_url, overwrite=overwrite)
+    record = fetch_landcover(raster, name, out, stac_url, retries=retries, overwrite=overwrite)
     update: dict[str, Any] = {"landcover": str(out)}
     if not vcfg.landcover_keep and not vcfg.landcover_drop:
         update["landcover_keep"] = list(SOURCES[name].cropland)

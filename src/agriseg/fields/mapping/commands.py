@@ -781,6 +781,7 @@ def run_area(
         collection=run.collection,
         model_sha256=sha256,
         landcover_stac=run.landcover_stac_url,
+        landcover_retries=(download_config or DownloadConfig()).retries,
     )
 
     def work(item: Item) -> dict:
@@ -1061,7 +1062,8 @@ def map_scenes(
             return downloads, None
     common: dict[str, Any] = dict(predict=predict, polygonize=polygons, resize=run.resize, preprocess=run.preprocess(),
                   overwrite=batch.overwrite, collection=run.collection, strict=batch.strict, model_sha256=sha256,
-                  landcover_stac=run.landcover_stac_url, downloads=downloads)  # fmt: skip
+                  landcover_stac=run.landcover_stac_url, landcover_retries=retries,
+                  downloads=downloads)  # fmt: skip
     if dask.serial:
         rows, merged = run_map(scene_list, outdir, str(model), backend="serial", **common)
     else:

@@ -369,7 +369,8 @@ def run_map(
     outdir.mkdir(parents=True, exist_ok=True)
     names = unique_names(scenes, outdir, "fields map")  # the names an earlier run gave are kept
     job_keys = {
-        "predict", "polygonize", "resize", "preprocess", "overwrite", "collection", "model_sha256", "landcover_stac"
+        "predict", "polygonize", "resize", "preprocess", "overwrite", "collection", "model_sha256", "landcover_stac",
+        "landcover_retries",
     }  # fmt: skip
     jkw = {k: v for k, v in kwargs.items() if k in job_keys}
     rkw = {k: v for k, v in kwargs.items() if k not in job_keys}

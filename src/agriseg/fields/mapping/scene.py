@@ -42,6 +42,7 @@ class SceneJob:
         model_sha256: the digest the user pinned for a pickled (DelineateAnything) model.
         model_name: the registry name the model came from (for messages).
         landcover_stac: STAC API of a named land-cover source.
+        landcover_retries: retries of its search and reads (the download's --retries).
         keep_current: with ``overwrite``, keep a probability COG this scene's prediction made with these settings
             (see :meth:`agriseg.fields.predict.ScenePredictor.predict`); the batch runner sets it when it remakes
             an unfinished scene the user did not ask to overwrite.
@@ -61,6 +62,7 @@ class SceneJob:
     model_sha256: str | None = None
     model_name: str | None = None
     landcover_stac: str = "planetary-computer"
+    landcover_retries: int = 4
     keep_current: bool = False
 
     def output_name(self) -> str:
@@ -145,7 +147,9 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
     t1 = time.perf_counter()
     # one scene is one task: the scheduler runs scenes side by side, so the polygons use this process only
     vcfg = job.polygonize.model_copy(update={"progress": False, "workers": 1})
-    vcfg, landcover = landcover_config(vcfg, probs, job.outdir, job.landcover_stac, job.overwrite)
+    vcfg, landcover = landcover_config(
+        vcfg, probs, job.outdir, job.landcover_stac, job.overwrite, job.landcover_retries
+    )
     # (the batch runner hands over only scenes to make again: a fields file there is stale, never a user's)
     quiet = _NoFieldsSaid() if getattr(res, "empty", False) else None  # predict said why: not said twice
     if quiet is not None:
