@@ -1562,3 +1562,30 @@ def test_a_regions_file_edited_in_place_leaves_no_table_of_its_old_boxes(tmp_pat
     if command == "traits":
         records = json.loads((out / "traits.json").read_text())["images"]
         assert [r["status"] for r in records] == ["error", "error"]
+
+
+def test_a_mosaic_georeferenced_in_metres_names_the_scale_to_give(tmp_path: Path) -> None:
+    """A 0.005 m drone mosaic measured 633,712 px2 and no word of its scale (session 108's sweep): the warning
+    names --px-per-mm 0.2; with it given, or without a metre grid, nothing is said."""
+    import rasterio
+    from click.testing import CliRunner
+    from rasterio.transform import from_origin
+
+    from agriseg.cli import main
+
+    mask = np.zeros((64, 80), np.uint8)
+    mask[20:40, 20:50] = 255
+    for name, crs, size in (("utm_mask.tif", "EPSG:32617", 0.005), ("geo_mask.tif", "EPSG:4326", 1e-7)):
+        profile = {"driver": "GTiff", "height": 64, "width": 80, "count": 1, "dtype": "uint8", "crs": crs,
+                   "transform": from_origin(500000 if size > 1e-3 else 15.0, 4000000 if size > 1e-3 else 48.0,
+                                            size, size)}  # fmt: skip
+        with rasterio.open(tmp_path / name, "w", **profile) as dst:
+            dst.write(mask, 1)
+    res = CliRunner().invoke(main, ["crop", "traits", str(tmp_path / "utm_mask.tif"), str(tmp_path / "geo_mask.tif"),
+                                    "-o", str(tmp_path / "o")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "utm_mask.tif: a mosaic georeferenced at 0.005 m a pixel, measured in pixels: --px-per-mm 0.2" in res.output
+    assert res.output.count("georeferenced at") == 1
+    res = CliRunner().invoke(main, ["crop", "traits", str(tmp_path / "utm_mask.tif"), "-o", str(tmp_path / "o2"),
+                                    "--px-per-mm", "0.2"])  # fmt: skip
+    assert res.exit_code == 0 and "georeferenced at" not in res.output, res.output

@@ -199,7 +199,36 @@ def image_scale(
             return reference_scale(rgb, parse_box(config.reference_box), config.reference_mm, warnings)
         except ValueError as err:
             raise ValueError(f"{path}: {err}") from err
+    if warnings is not None and (said := _ground_pixel(path)):
+        warnings.append(said)
     return None
+
+
+def _ground_pixel(path: Path) -> str:
+    """What to give for areas in real units, of a mosaic georeferenced in metres whose areas come out in pixels
+    (a 0.005 m drone mosaic measured 633,712 px2, no word; session 108's sweep); "" for any other image. The
+    scale is not taken from the file: a photo's mm and a mosaic's ground metres are other measures."""
+    from agriseg.raster.image import read_georef
+
+    try:
+        geo = read_georef(path)
+    except Exception:  # noqa: BLE001 - read as a photo a moment ago: its georeference is only a hint
+        return ""
+    if geo is None or not geo.crs:
+        return ""
+    a, b, _, d, e, _ = geo.transform
+    size = abs(a)
+    if b or d or not size or abs(abs(e) - size) > 1e-9 * size:  # turned or not square: no one number
+        return ""
+    import rasterio.crs
+
+    try:
+        if (rasterio.crs.CRS.from_user_input(geo.crs).linear_units or "").lower() not in ("metre", "meter", "m"):
+            return ""
+    except Exception:  # noqa: BLE001 - a CRS rasterio cannot read: no hint
+        return ""
+    return (f"a mosaic georeferenced at {size:g} m a pixel, measured in pixels: --px-per-mm "
+            f"{1 / (size * 1000):g} gives mm and mm2 (crop plots measures plots of it in m2)")  # fmt: skip
 
 
 def measure(
