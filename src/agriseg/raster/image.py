@@ -99,9 +99,11 @@ def pick_rgb_bands(
     extra = count - 3 - has_alpha_band(colours)
     text = ""
     if extra > 0 and not any(desc):
-        text = (f"{p}: {count} bands without descriptions or colours read as R, G, B (bands 1-3); give --bands if "
-                "not (e.g. --bands 3,2,1 for a multispectral camera's blue, green, red, red edge, NIR; --bands "
-                "4,3,2 for Sentinel-2 in band order)")  # fmt: skip
+        # crop predict and traits have no --bands (session 108's sweep: the hint named an option they lack)
+        text = (f"{p}: {count} bands without descriptions or colours read as R, G, B (bands 1-3); if they are not, "
+                "describe the bands as red, green and blue in the file, or give --bands where the command has it "
+                "(e.g. --bands 3,2,1 for a multispectral camera's blue, green, red, red edge, NIR; --bands 4,3,2 "
+                "for Sentinel-2 in band order)")  # fmt: skip
     elif count == 2 and not has_alpha_band(colours):  # grey + alpha is a grey image; two bands of data are not
         text = f"{p}: 2 bands read as a grey image of band 1 (band 2 left out); an RGB image needs three bands"
     if text and said is None:
