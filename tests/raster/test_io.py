@@ -210,3 +210,25 @@ def test_a_vrt_whose_source_is_gone_names_it(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"s\.vrt: cannot read its pixels: its source .*b\.tif is missing"):
         with rasterio.Env():
             open_scene(tmp_path / "s.vrt", None, require_crs=False)
+
+
+def test_a_damaged_block_in_a_value_count_is_said_as_one(tmp_path) -> None:
+    """crop plots on a mask with a damaged block: "Read failed. See previous exception for details." and
+    nothing more (session 108's sweep)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from agriseg.raster.io import band_values
+
+    profile = {"driver": "GTiff", "height": 1024, "width": 1024, "count": 1, "dtype": "uint8", "tiled": True,
+               "blockxsize": 256, "blockysize": 256, "compress": "deflate", "crs": "EPSG:32617",
+               "transform": from_origin(500000, 4000000, 1, 1)}  # fmt: skip
+    noise = (np.random.default_rng(0).random((1024, 1024)) > 0.5).astype(np.uint8) * 255
+    with rasterio.open(tmp_path / "m.tif", "w", **profile) as dst:
+        dst.write(noise, 1)
+    data = bytearray((tmp_path / "m.tif").read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 2000] = bytes(2000)
+    (tmp_path / "m.tif").write_bytes(bytes(data))
+    with rasterio.open(tmp_path / "m.tif") as ds, pytest.raises(ValueError, match=r"m\.tif: cannot read band 1: "
+                                                                "truncated or corrupt file \\(.*IReadBlock"):  # fmt: skip
+        band_values(ds)

@@ -255,7 +255,10 @@ def band_values(ds: Any, band: int = 1, side: int = 512) -> np.ndarray:  # noqa:
     neighbour: values as they are), without NaN and the declared nodata: what tells a mask or class map (a few
     values) from an image or a probability raster (many)."""
     s = min(1.0, side / max(ds.width, ds.height))
-    small = ds.read(band, out_shape=(max(1, round(ds.height * s)), max(1, round(ds.width * s))))
+    try:
+        small = ds.read(band, out_shape=(max(1, round(ds.height * s)), max(1, round(ds.width * s))))
+    except Exception as err:  # a damaged block: "Read failed. See previous exception for details." said nothing
+        raise ValueError(f"{ds.name}: cannot read band {band}: truncated or corrupt file ({gdal_reason(err)})") from None
     values = np.unique(small[np.isfinite(small)] if small.dtype.kind == "f" else small)
     return values[values != ds.nodata] if ds.nodata is not None else values
 
