@@ -258,7 +258,8 @@ def band_values(ds: Any, band: int = 1, side: int = 512) -> np.ndarray:  # noqa:
     try:
         small = ds.read(band, out_shape=(max(1, round(ds.height * s)), max(1, round(ds.width * s))))
     except Exception as err:  # a damaged block: "Read failed. See previous exception for details." said nothing
-        raise ValueError(f"{ds.name}: cannot read band {band}: truncated or corrupt file ({gdal_reason(err)})") from None
+        why = gdal_reason(err)
+        raise ValueError(f"{ds.name}: cannot read band {band}: truncated or corrupt file ({why})") from None
     values = np.unique(small[np.isfinite(small)] if small.dtype.kind == "f" else small)
     return values[values != ds.nodata] if ds.nodata is not None else values
 
