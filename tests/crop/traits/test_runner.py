@@ -1513,6 +1513,12 @@ def test_growth_tables_removed_as_a_date_failed_say_so(tmp_path: Path) -> None:
     (d / "tray_2024-06-08_mask.png").write_bytes(b"not a mask any more")
     recs = run_traits([d], out, TraitsConfig(grid="1x2"), batch=BatchOptions(overwrite=True, progress=False))
     assert "warning: no growth tables: 1 dated photo measured, 1 photo failed (below)" in recs.notes, recs.notes
+    from agriseg.crop.traits.growth import failed_dates_note
+
+    # undated items failing are not why there are no growth tables (session 108's sweep: two undated mosaics
+    # refused after their plots file changed said "no growth tables: 0 dated mosaic measured, 2 mosaics failed")
+    undated = [{"file": f"m/{n}.tif", "status": "error"} for n in ("mask", "mask_nd")]
+    assert failed_dates_note(0, undated, "mosaic") == []
 
 
 def test_a_resumed_photos_warnings_are_one_line(tmp_path: Path) -> None:

@@ -84,8 +84,9 @@ GROWTH_TABLES = ("growth.csv", "growth_wide.csv", "growth.png")  # what crop plo
 
 def failed_dates_note(n_dated: int, records: Sequence[dict[str, Any]], what: str) -> list[str]:
     """The warning of a run left with fewer than two dates for its growth tables when items failed (one of them
-    may be the missing date), as ``crop plots`` and ``crop traits`` say it; empty when none failed."""
-    n_failed = sum(r.get("status") == "error" for r in records)
+    may be the missing date), as ``crop plots`` and ``crop traits`` say it; empty when none failed whose name holds
+    a date (undated mosaics refused by a changed plots file were said to have cost the growth tables)."""
+    n_failed = sum(r.get("status") == "error" and looks_dated(Path(r["file"]).stem) for r in records)
     if not n_failed or n_dated + n_failed < 2:
         return []
     return [f"warning: no growth tables: {n_dated} dated {what} measured, {counted(n_failed, what)} failed (below)"]
