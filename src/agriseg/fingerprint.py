@@ -304,7 +304,9 @@ class Fingerprint:
             moved = set(gone) | set(new)
             if moved:
                 out.append(f"{INPUTS_CHANGED}{', '.join(gone)}, not {', '.join(new)}")
-            for k in sorted((set(now["inputs"]) | set(before["inputs"])) - moved - named):
+            # a file a changed setting names is said by it when it came or went, never when it was edited
+            said = named - (set(now["inputs"]) & set(before["inputs"]))
+            for k in sorted((set(now["inputs"]) | set(before["inputs"])) - moved - said):
                 if now["inputs"].get(k) != before["inputs"].get(k):
                     if k not in before["inputs"]:  # an input the outputs were not made from (a data set's new image)
                         out.append(f"{INPUT_EDITED}{k} added")

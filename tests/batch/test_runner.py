@@ -349,26 +349,22 @@ def test_check_output_is_the_one_refusal(tmp_path: Path) -> None:
     assert check_output(tmp_path / "empty", overwrite=False, empty_dir_ok=True)
 
 
-def test_an_empty_output_folder_no_file_can_be_made_in_is_refused_before_the_work(
+def test_an_empty_output_folder_that_is_a_mount_point_is_refused_before_the_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """text / fields make-synthetic into an empty read-only folder (a mount) made the whole set, then failed
     replacing it ("Device or resource busy", exit 1; session 108's sweep). The folder is probed first."""
-    import agriseg.data.files as files
+    import os
+
     from agriseg.config import OptionError
 
-    (tmp_path / "ro").mkdir()
-    probed: list[Path] = []
-
-    def refuse(folders):  # as on a read-only mount (the tests run as root: permissions do not refuse)
-        probed.extend(Path(f) for f in folders)
-        if probed[-1].name == "ro":  # the folder itself; its parent takes files
-            raise OptionError(f"output folder: folder {probed[-1]} is not writable (read-only file system)")
-
-    monkeypatch.setattr(files, "check_writable", refuse)
-    with pytest.raises(OptionError, match="ro is not writable"):
-        check_output(tmp_path / "ro", overwrite=False, empty_dir_ok=True)
-    assert probed[-1] == tmp_path / "ro"
+    (tmp_path / "mnt").mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: Path(p) == tmp_path / "mnt" or real(p))  # (tests cannot mount)
+    with pytest.raises(OptionError, match="mnt is a mount point, which a finished set cannot replace"):
+        check_output(tmp_path / "mnt", overwrite=False, empty_dir_ok=True)
+    (tmp_path / "plain").mkdir()  # an empty folder of its own (read-only or not: its parent replaces it)
+    assert check_output(tmp_path / "plain", overwrite=False, empty_dir_ok=True) == tmp_path / "plain"
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -1865,6 +1861,12 @@ def test_a_list_file_changed_with_its_setting_is_said_by_the_setting(tmp_path: P
     before = Recipe("demo", "1", {"exclude_list": str(lists[0])}, None, [photos[0], lists[0]]).fingerprint(item)
     now = Recipe("demo", "1", {"exclude_list": str(lists[1])}, None, photos + [lists[1]]).fingerprint(item)
     assert now.changes(before) == [f"--exclude-list: {lists[0]} -> {lists[1]}", f"input {photos[1].as_posix()} added"]
+    # a named file still read and edited since is said (its review: the setting's change hid the edit)
+    both = Recipe("demo", "1", {"exclude_list": str(lists[1])}, None, [photos[0], lists[0], lists[1]])
+    before = Recipe("demo", "1", {"exclude_list": str(lists[0])}, None, [photos[0], lists[0], lists[1]])
+    was = before.fingerprint(item)
+    lists[0].write_text("edited, longer")
+    assert f"input {lists[0].as_posix()} changed since" in both.fingerprint(item).changes(was)
 
 
 def test_changed_settings_are_shown_as_typed() -> None:

@@ -128,7 +128,9 @@ def test_a_cache_setting_naming_a_file_is_said_of_the_setting(tmp_path: Path, mo
     assert (tmp_path / "afile").read_text() == "mine"
     monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path / "afile" / "sub"))  # a folder that cannot be made
     code, out = _run("fields", "models", "download", "FTW_PRUE_EFNET_B3")
-    assert code == 2 and "AGRISEG_CACHE_DIR=" in out and "cannot make the folder" in out, out
+    assert code == 2 and "AGRISEG_CACHE_DIR=" in out and f"under the file {tmp_path / 'afile'}" in out, out
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path / "new"))  # a listing makes no folder (the review's find)
+    assert _run("fields", "models", "list")[0] == 0 and not (tmp_path / "new").exists()
 
 
 def test_a_mirror_address_that_is_no_url_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1009,3 +1009,26 @@ def test_a_users_fields_file_in_the_way_is_not_called_other_settings(tmp_path, t
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1 and "b_fields.parquet: exists and was not written by" in res.output, res.output
     assert "other settings or inputs" not in res.output and (out / "b_fields.parquet").read_text() == "mine"
+
+
+def test_train_names_data_root_only_when_the_root_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing chip file was said with "(data.root)" beside its own remedy (data.missing: skip); so was a
+    missing country (the review of session 108's change)."""
+    import agriseg.fields.train as train
+    from agriseg.fields.config import FieldsTrainConfig
+
+    said = ["r/austria/x.tif: missing file of chip g1 (austria, split train); data.missing: skip leaves it out",
+            "r: FTW root folder not found"]  # fmt: skip
+
+    class _Missing:
+        def __init__(self, *args: object) -> None:
+            raise FileNotFoundError(said[0])
+
+    monkeypatch.setattr(train, "FieldsDataModule", _Missing)
+    cfg = FieldsTrainConfig.model_validate({"data": {"root": "r"}})
+    with pytest.raises(FileNotFoundError) as err:
+        train.train_fields(cfg)
+    assert str(err.value) == said[0]
+    _Missing.__init__ = lambda self, *a: (_ for _ in ()).throw(FileNotFoundError(said[1]))  # type: ignore[method-assign]
+    with pytest.raises(FileNotFoundError, match=r"^r: FTW root folder not found \(data\.root\)$"):
+        train.train_fields(cfg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -55,10 +56,10 @@ def check_output(
         make_parent(path)
     except ValueError as err:  # a bad output path is a usage error (exit 2 on the command line)
         raise OptionError(str(err)) from err
-    if path.is_dir() and not path.is_symlink():  # an empty folder the finished set replaces: a read-only one (a
-        from agriseg.data.files import check_writable  # mount, an immutable folder) failed after all the work
-
-        check_writable([path])
+    if path.is_dir() and not path.is_symlink() and os.path.ismount(path):  # an empty folder the finished set
+        # replaces: a mount point cannot be (make-synthetic did all its work, then "Device or resource busy")
+        raise OptionError(f"output folder: {path} is a mount point, which a finished set cannot replace; give a "
+                          "folder inside it")  # fmt: skip
     clean_stale_temporaries(path.parent, [path.name])  # of a killed run of this command: none outlives the re-run
     return path
 

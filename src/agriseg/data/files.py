@@ -752,15 +752,14 @@ def ensure_outdir(folder: str | Path) -> Path:
 def user_cache(subdir: str) -> Path:
     """``<cache root>/<subdir>``: ``$AGRISEG_CACHE_DIR``, else the platform's user cache folder for agriseg."""
     root = os.path.expanduser(os.environ.get("AGRISEG_CACHE_DIR", ""))  # a quoted "~/cache" too
-    if root and not os.path.isdir(root):  # said of the setting, not as an "output folder" or a raw OS error
+    # a file where the cache goes: said of the setting, not as an "output folder" (the folder is made only when
+    # something is cached: a listing makes none)
+    there = next((a for a in (Path(root), *Path(root).parents) if a.exists()), None) if root else None
+    if there is not None and not there.is_dir():
         from agriseg.config import OptionError
 
-        if os.path.exists(root):
-            raise OptionError(f"AGRISEG_CACHE_DIR={root!r}: a file, not a folder; name a folder for agriseg's cache")
-        try:
-            os.makedirs(root, exist_ok=True)
-        except OSError as err:
-            raise OptionError(f"AGRISEG_CACHE_DIR={root!r}: cannot make the folder ({err.strerror or err})") from None
+        what = "a file" if there == Path(root) else f"under the file {there}"
+        raise OptionError(f"AGRISEG_CACHE_DIR={root!r}: {what}, not a folder; name a folder for agriseg's cache")
     if not root:
         try:
             import platformdirs

@@ -382,7 +382,7 @@ def fetch_models(names: list[str], batch: BatchOptions | None = None) -> Any:
     wanted = list(MODELS) if names == ["all"] else list(names)
     specs = [get_spec(n) for n in wanted]
     for spec in specs:  # a mirror address that is no URL: one usage error, not every model failing with it
-        if not cached_path(spec).is_file():
+        if batch.overwrite or not cached_path(spec).is_file() or damaged(spec):
             _ = spec.url
     items = [Item(s.name, s.name, (cached_path(s),)) for s in specs]
     return run_batch(

@@ -60,7 +60,9 @@ def train_fields(
     L.seed_everything(t.seed, verbose=False)  # workers: seeded by agriseg.data.loaders.init_worker
     try:  # a missing data set: refused before output
         dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers, t.seed)
-    except FileNotFoundError as err:  # the config's key named, as crop train names data.images
+    except FileNotFoundError as err:  # the config's key named, as crop train names data.images (a missing chip
+        if "FTW root folder not found" not in str(err):  # or country has other remedies: said as they are)
+            raise
         raise FileNotFoundError(f"{err} (data.root)") from None
     # a damaged chip: before the run's folder, not part-way through; chips of mixed sizes in a batch too (the test
     # chips are scored by size: evaluate_model)

@@ -132,8 +132,12 @@ def check_bands_apply(files: Sequence[str | Path], bands: Sequence[int] | None) 
         )
     if len(bands) != 3 or min(bands) < 1:
         raise OptionError(f"--bands {given}: three band numbers from 1, for red, green and blue")
-    counts = [_band_count(f) for f in geo]
-    if all(c is not None and c < max(bands) for c in counts):  # none has that band (some may: those fail alone)
+    counts: list[int | None] = []
+    for f in geo:  # up to the first that has the band (a folder of 1,000 headers took 1.5 s)
+        counts.append(_band_count(f))
+        if counts[-1] is None or counts[-1] >= max(bands):
+            return
+    if counts:  # none has that band (an unreadable one may: it fails alone)
         most = max(c for c in counts if c is not None)
         widest = geo[counts.index(most)]
         raise OptionError(f"--bands {given}: {widest} has {most} band{'s' * (most > 1)}"

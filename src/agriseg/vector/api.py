@@ -74,6 +74,7 @@ def polygonize(
     labels: bool | None = None,
     source: str | None = None,
     overwrite: bool = False,
+    empty_said: bool = False,
 ) -> Any:
     """Polygonise a class / probability raster, or an instance-label raster, into field polygons.
 
@@ -100,6 +101,8 @@ def polygonize(
         source: what warnings name (default: ``raster``): ``fields change`` polygonises a staging copy of its
             map's change band, whose temporary path meant nothing to a user.
         overwrite: replace ``output`` when it exists (refused otherwise: nothing of yours is written over).
+        empty_said: a raster of nodata only was said already (``fields map``: its prediction said it, with what
+            to check): not said again.
 
     Returns:
         The fields GeoDataFrame (in the raster's CRS), with ``attrs["timing"]`` seconds per stage and
@@ -126,14 +129,19 @@ def polygonize(
         labels = raster.is_file() and is_instance_raster(raster)
     table, profile = _label_table(raster, cfg) if labels else polygonize_table(raster, cfg)
     if not labels:  # classes it leaves out, or a raster that gave nothing: said, never a silent 0 fields
-        _say_other_coding(raster, cfg.field_class, cfg.boundary_class, found=len(table.geoms), source=source)
+        _say_other_coding(raster, cfg.field_class, cfg.boundary_class, len(table.geoms), source, empty_said)
     # the field-probability band: band 2 of an instance raster, band 2 + field_class of a class raster
     has_probs = profile.get("count", 1) >= (2 if labels else 2 + cfg.field_class)
     return _fields(table, profile, raster, output, cfg, collection, id_prefix, determined, t0, has_probs, source)
 
 
 def _say_other_coding(
-    raster: Path, field_class: int, boundary_class: int, found: int = 0, source: str | None = None
+    raster: Path,
+    field_class: int,
+    boundary_class: int,
+    found: int = 0,
+    source: str | None = None,
+    empty_said: bool = False,
 ) -> None:
     """Warnings from a reduced read of a class raster's class band: a raster that gave no field yet holds classes
     other than background, field and boundary (another class coding); one that gave fields and holds other
@@ -163,7 +171,7 @@ def _say_other_coding(
         log.warning(
             "%s: its nodata value %g is the %s class: those pixels are read as no data", raster_name, nodata, what
         )
-    if not kept.size:
+    if not kept.size and not empty_said:
         log.warning("%s: every pixel is nodata: no fields", raster_name)
     elif field_class not in values and others:
         listed = values.tolist()

@@ -573,7 +573,10 @@ def test_a_multispectral_mosaics_bands_are_read_as_declared(tmp_path: Path) -> N
     five = np.stack([b, g, r, nir, nir])  # a multispectral camera: blue, green, red, red edge, NIR
     _multiband(tmp_path / "ms.tif", five)
     got = plot_stats(tmp_path / "ms.tif", cfg, segment, warnings=said)
-    assert any("5 bands without descriptions or colours read as R, G, B (bands 1-3); give --bands" in w for w in said)
+    assert any(
+        "5 bands without descriptions or colours read as R, G, B (bands 1-3); if they are not, describe" in w
+        for w in said
+    )
     got = plot_stats(tmp_path / "ms.tif", cfg.model_copy(update={"bands": (3, 2, 1)}), segment)
     assert got.drop(columns="geometry").equals(want.drop(columns="geometry"))
     _multiband(tmp_path / "u16.tif", np.stack([r, g, b]).astype(np.uint16) * 257, ["red", "green", "blue"])

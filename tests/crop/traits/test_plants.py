@@ -166,6 +166,9 @@ def test_edge_strips_of_exactly_the_limit_are_dropped_on_every_border() -> None:
     # while the count said 11 (session 108's sweep, the bundled sample 0003)
     assert sorted(set(np.unique(out).tolist()) - {0}) == [1, 2]
     assert (out[labels == 5] == 1).all() and (out[labels == 6] == 2).all()
+    kept = np.zeros((40, 40), np.int32)
+    kept[10:20, 10:20] = 5  # nothing dropped: a caller's ids stay as they were (the review's find)
+    assert (drop_edge_strips(kept, thickness=8) == kept).all()
 
 
 def test_a_piece_of_exactly_min_size_is_a_plant() -> None:

@@ -1595,3 +1595,14 @@ def test_a_mosaic_georeferenced_in_metres_names_the_scale_to_give(tmp_path: Path
     res = CliRunner().invoke(main, ["crop", "traits", str(tmp_path / "utm_mask.tif"), "-o", str(tmp_path / "o2"),
                                     "--px-per-mm", "0.2"])  # fmt: skip
     assert res.exit_code == 0 and "georeferenced at" not in res.output, res.output
+    # a Web Mercator grid of 0.005 m on the ground at 50 degrees north (0.00778 m map units): its review found
+    # the map unit taken as ground (--px-per-mm 0.129, areas 2.4 times too large)
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs(4326, 3857, always_xy=True).transform(15, 50)
+    unit = 0.005 / np.cos(np.radians(50))
+    with rasterio.open(tmp_path / "merc_mask.tif", "w", driver="GTiff", height=64, width=80, count=1,
+                       dtype="uint8", crs="EPSG:3857", transform=from_origin(x, y, unit, unit)) as dst:  # fmt: skip
+        dst.write(mask, 1)
+    res = CliRunner().invoke(main, ["crop", "traits", str(tmp_path / "merc_mask.tif"), "-o", str(tmp_path / "o3")])
+    assert res.exit_code == 0 and "at 0.005 m a pixel, measured in pixels: --px-per-mm 0.2 " in res.output, res.output

@@ -280,7 +280,7 @@ def _write_trays(
             made()
     series: dict = {"kind": "tray series", "seed": seed, "sources": index["sources"], "photos": {}}
     for date, grow in SERIES.items():
-        s = TRAYS[0]
+        s = TRAYS[seed % len(TRAYS)]  # the first tray's layout (tray_<seed>'s), on the three dates
         rgb, truth, info = tray_scene(seed, cuts, soils, TraySettings(s.rows, s.cols, s.size, s.mat, s.empty, grow))
         _save(outdir / "series", f"tray_{date}", rgb, truth)
         series["photos"][f"tray_{date}"] = info

@@ -84,9 +84,16 @@ GROWTH_TABLES = ("growth.csv", "growth_wide.csv", "growth.png")  # what crop plo
 
 def failed_dates_note(n_dated: int, records: Sequence[dict[str, Any]], what: str) -> list[str]:
     """The warning of a run left with fewer than two dates for its growth tables when items failed (one of them
-    may be the missing date), as ``crop plots`` and ``crop traits`` say it; empty when none failed whose name holds
-    a date (undated mosaics refused by a changed plots file were said to have cost the growth tables)."""
-    n_failed = sum(r.get("status") == "error" and looks_dated(Path(r["file"]).stem) for r in records)
+    may be the missing date), as ``crop plots`` and ``crop traits`` say it; empty when none failed, and when none
+    was dated and none of the failed holds a date in its name or its folder's (undated mosaics refused by a
+    changed plots file were said to have cost the growth tables, session 108's sweep). A failed photo dated by
+    its EXIF alone counts beside a dated one (its date cannot be read from a file that failed)."""
+
+    def dated(r: dict[str, Any]) -> bool:
+        path = Path(r["file"])
+        return n_dated > 0 or looks_dated(path.stem) or looks_dated(path.parent.name)
+
+    n_failed = sum(r.get("status") == "error" and dated(r) for r in records)
     if not n_failed or n_dated + n_failed < 2:
         return []
     return [f"warning: no growth tables: {n_dated} dated {what} measured, {counted(n_failed, what)} failed (below)"]

@@ -187,9 +187,9 @@ def check_labels(labels: Any) -> np.ndarray:  # noqa: ANN401 - what a caller pas
 
 def drop_edge_strips(labels: np.ndarray, thickness: int = EDGE_STRIP) -> np.ndarray:
     """Labels with the thin strips along the image border removed (set to 0): plants touching a border of
-    which only ``thickness`` px or less reach into the image (the edge of a neighbour's plant, not a plant). The
-    plants kept are numbered 1..N again, in their order (ids skipped the strips: plant 1 missing from a table
-    whose count said 11, session 108's sweep).
+    which only ``thickness`` px or less reach into the image (the edge of a neighbour's plant, not a plant). When
+    some are dropped, the plants kept are numbered 1..N again, in their order (ids skipped the strips: plant 1
+    missing from a table whose count said 11, session 108's sweep).
 
     Raises:
         ValueError: a negative ``thickness``, or ``labels`` that are no 2-D int ids (a bool mask).
@@ -201,7 +201,7 @@ def drop_edge_strips(labels: np.ndarray, thickness: int = EDGE_STRIP) -> np.ndar
         raise ValueError(f"thickness must be 0 or more px, got {thickness}")
     labels = check_labels(labels)
     h, w = labels.shape
-    out = labels.copy()
+    out, dropped = labels.copy(), False
     for i, sl in enumerate(ndimage.find_objects(labels), start=1):
         if sl is None:
             continue
@@ -214,7 +214,8 @@ def drop_edge_strips(labels: np.ndarray, thickness: int = EDGE_STRIP) -> np.ndar
         )
         if thin:
             out[sl][labels[sl] == i] = 0
-    return segmentation.relabel_sequential(out)[0]
+            dropped = True
+    return segmentation.relabel_sequential(out)[0] if dropped else out
 
 
 def _mean_hue(hue: np.ndarray) -> float:

@@ -205,30 +205,34 @@ def image_scale(
 
 
 def _ground_pixel(path: Path) -> str:
-    """What to give for areas in real units, of a mosaic georeferenced in metres whose areas come out in pixels
-    (a 0.005 m drone mosaic measured 633,712 px2, no word; session 108's sweep); "" for any other image. The
-    scale is not taken from the file: a photo's mm and a mosaic's ground metres are other measures."""
-    from agriseg.raster.image import read_georef
+    """What to give for areas in real units, of a mosaic georeferenced on a grid of square ground pixels whose
+    areas come out in pixels (a 0.005 m drone mosaic measured 633,712 px2, no word; session 108's sweep); "" for
+    any other image. The pixel's ground size is :func:`agriseg.raster.io.pixel_area_m2`'s (a Web Mercator grid's
+    scale and a geographic grid's latitude taken in). The scale is not taken from the file: a photo's mm and a
+    mosaic's ground metres are other measures."""
+    from agriseg.raster.image import is_geo_image, open_plain_or_geo, rasterio_or_none
+    from agriseg.raster.io import ground_sides_m, pixel_area_m2
 
+    rio = rasterio_or_none() if is_geo_image(path) else None
+    if rio is None:
+        return ""
     try:
-        geo = read_georef(path)
+        with open_plain_or_geo(rio, path) as ds:
+            crs, t, h, w = ds.crs, ds.transform, ds.height, ds.width
+        if crs is None or t.b or t.d:  # no place, or a turned grid: no one number
+            return ""
+        if crs.is_geographic:
+            across, down = ground_sides_m(crs, t, h, w)
+            square = abs(across - down) <= 0.01 * max(across, down)
+        else:
+            square = abs(abs(t.a) - abs(t.e)) <= 1e-9 * abs(t.a)
+        side = pixel_area_m2(crs, t, h, w) ** 0.5
     except Exception:  # noqa: BLE001 - read as a photo a moment ago: its georeference is only a hint
         return ""
-    if geo is None or not geo.crs:
+    if not square or not side:
         return ""
-    a, b, _, d, e, _ = geo.transform
-    size = abs(a)
-    if b or d or not size or abs(abs(e) - size) > 1e-9 * size:  # turned or not square: no one number
-        return ""
-    import rasterio.crs
-
-    try:
-        if (rasterio.crs.CRS.from_user_input(geo.crs).linear_units or "").lower() not in ("metre", "meter", "m"):
-            return ""
-    except Exception:  # noqa: BLE001 - a CRS rasterio cannot read: no hint
-        return ""
-    return (f"a mosaic georeferenced at {size:g} m a pixel, measured in pixels: --px-per-mm "
-            f"{1 / (size * 1000):g} gives mm and mm2 (crop plots measures plots of it in m2)")  # fmt: skip
+    return (f"a mosaic georeferenced at {side:.3g} m a pixel, measured in pixels: --px-per-mm "
+            f"{1 / (side * 1000):.3g} gives mm and mm2 (crop plots measures plots of it in m2)")  # fmt: skip
 
 
 def measure(

@@ -10,7 +10,6 @@ map job only does the missing scenes; an interrupted prediction resumes from its
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -79,13 +78,6 @@ class SceneJob:
         return out / f"{stem}_{kind}.tif", out / f"{stem}_fields.parquet"
 
 
-class _NoFieldsSaid(logging.Filter):
-    """Drops polygonize's "every pixel is nodata: no fields" of a scene whose prediction said it already."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "every pixel is nodata: no fields" not in record.getMessage()
-
-
 @lru_cache(maxsize=4)
 def _cached_model(path: str, resize: float | None) -> Any:
     from agriseg.fields.checkpoints import load_for_scenes
@@ -151,15 +143,16 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
         vcfg, probs, job.outdir, job.landcover_stac, job.overwrite, job.landcover_retries
     )
     # (the batch runner hands over only scenes to make again: a fields file there is stale, never a user's)
-    quiet = _NoFieldsSaid() if getattr(res, "empty", False) else None  # predict said why: not said twice
-    if quiet is not None:
-        logging.getLogger("agriseg").addFilter(quiet)
-    try:
-        df = polygonize(probs, fields, vcfg, collection=job.collection, id_prefix=job.output_name(),
-                        labels=instances, overwrite=True)  # fmt: skip
-    finally:
-        if quiet is not None:
-            logging.getLogger("agriseg").removeFilter(quiet)
+    df = polygonize(
+        probs,
+        fields,
+        vcfg,
+        collection=job.collection,
+        id_prefix=job.output_name(),
+        labels=instances,
+        overwrite=True,
+        empty_said=getattr(res, "empty", False),
+    )  # predict said why: not said twice
     if landcover:
         row["landcover"] = landcover
     return {
