@@ -483,6 +483,8 @@ def test_labels_without_background_are_said(tmp_path):
     assert res["classes_not_in_labels"] == ["background"]
     assert _said(res).startswith("warning: no label holds background: every scored label pixel is of another")
     assert "--label-mode colormap" in _said(res) and "no label holds vegetation" not in _said(res)
+    res["label_mode"] = "colormap"  # a colormap without the background's colour: asked of the colormap
+    assert "(does the colormap list the background's colour as class 0?)" in _said(res)
     blue[0, 0] = 0  # one background pixel: no warning
     _pair(tmp_path, "a", blue)
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False, class_names=names)
@@ -518,9 +520,14 @@ def test_photos_in_subfolders_are_named_beside_the_labels_without_one(tmp_path):
     said = _said(evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False))
     assert said == (
         "warning: 2 labels have no image and were not scored (e.g. b.png, c.png); "
-        f"{tmp_path / 'img'}: its subfolder day2/ (2) has images, not read (folders are read without their "
-        "subfolders)"
+        f"{tmp_path / 'img'}: its subfolder day2/ (2) holds files of those names, not read (folders are read "
+        "without their subfolders)"
     )
+    (tmp_path / "img" / "day2" / "b.png").rename(tmp_path / "img" / "b.png")
+    (tmp_path / "img" / "day2" / "c.png").rename(tmp_path / "img" / "day2" / "z.png")  # another photo: not named
+    (tmp_path / "lab" / "c.png").unlink()
+    said = _said(evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False))
+    assert said == "", said
 
 
 def _photo(seed: int, size: tuple[int, int] = (48, 64)) -> np.ndarray:

@@ -126,12 +126,16 @@ def test_a_colour_label_saved_as_jpeg_reads_its_outlines_by_nearest_colour(
     rgb = np.zeros((96, 128, 3), np.uint8)
     rgb[truth == 1], rgb[truth == 2] = (0, 255, 0), (255, 0, 0)
     rgb[:6, :6] = (0, 0, 255)  # a colour of no class
+    rgb[70:90, 10:30] = (0, 128, 0)  # another, half-way between two classes' (the review: it was read as plants)
     Image.fromarray(rgb).save(tmp_path / "l.jpg", quality=90)
     Image.fromarray(rgb).save(tmp_path / "l.png")
     cmap = {"0,0,0": 0, "0,255,0": 1, "255,0,0": 2}
     read = read_label(tmp_path / "l.jpg", "colormap", cmap)
-    assert (read[:6, :6] == 255).all()
-    assert (read[6:] != truth[6:]).mean() < 0.01  # 255 (ignored) along every outline before
+    assert (read[:6, :6] == 255).all() and (read[74:86, 14:26] == 255).all()  # unlisted: not scored, but its rim
+    truth[70:90, 10:30] = 255
+    plain = np.ones_like(truth, bool)
+    plain[68:92, 8:32] = False  # (the rim of the unlisted square: the nearest listed colour, as an outline's blur)
+    assert (read[6:][plain[6:]] != truth[6:][plain[6:]]).mean() < 0.01  # 255 (ignored) along every outline before
     for cls in (1, 2):
         assert abs(int((read == cls).sum()) / int((truth == cls).sum()) - 1) < 0.03
     assert labels._NEAREST == [tmp_path / "l.jpg"]

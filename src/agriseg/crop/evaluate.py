@@ -120,9 +120,29 @@ def evaluate_folder(
     # background too: labels of a white or coloured background read in binary mode hold vegetation alone
     res["classes_not_in_labels"] = [names[c] for c in range(num_classes) if pairs and not in_labels[c]]
     res["images_dir"], res["masks_dir"] = str(images), str(masks)
+    res["label_mode"] = label_mode
     res.update(unmatched)
     res["failed"] = failed
     return res
+
+
+def _holding(folder: Path, names: list[str]) -> str:
+    """``its subfolder day2/ (2) holds files of those names``: where files of ``names`` (those left unpaired) lie
+    one level down in ``folder``, which is read without its subfolders; "" when none does (a subfolder of other
+    files was named beside them, the review's find)."""
+    from agriseg.data.io import stem_key
+
+    wanted = {stem_key(Path(n)) for n in names}
+    try:
+        subs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+        have = [(d.name, sum(stem_key(f) in wanted for f in d.iterdir() if f.is_file())) for d in subs[:20]]
+    except OSError:
+        return ""
+    have = [(n, k) for n, k in have if k]
+    if not have:
+        return ""
+    shown = ", ".join(f"{n}/ ({k})" for n, k in have[:3]) + (f" and {len(have) - 3} more" if len(have) > 3 else "")
+    return f"its subfolder{'s' * (len(have) > 1)} {shown} {'hold' if len(have) > 1 else 'holds'} files of those names"
 
 
 def _listed(
@@ -340,7 +360,6 @@ def report_warnings(res: dict) -> list[str]:
     them (the JSON report holds the same keys).
     """
     from agriseg.batch import counted
-    from agriseg.data.io import in_subfolders
 
     lines: list[str] = []
     for key, noun, what in (
@@ -353,7 +372,7 @@ def report_warnings(res: dict) -> list[str]:
             shown = ", ".join(missing[:3])
             line = f"warning: {counted(len(missing), noun, 'has/have')} {what} and {was} not scored ({some}{shown})"
             folder = res.get("images_dir" if noun == "label" else "masks_dir")
-            if folder and (subs := in_subfolders(Path(folder), theirs=True)):  # as crop predict says of them
+            if folder and (subs := _holding(Path(folder), missing)):  # as crop predict says of its subfolders
                 line += f"; {folder}: {subs}, not read (folders are read without their subfolders)"
             lines.append(line)
     # 0/255 masks read as class ids: said once, by the line that says how to read them (not also "no label holds
@@ -362,11 +381,15 @@ def report_warnings(res: dict) -> list[str]:
     background = next(iter(res.get("per_class_iou") or {}), "background")
     if background in absent and not res.get("labels_only_0_255"):  # scores of nothing: 4.5 mIoU, no word before
         absent.remove(background)
-        lines.append(
-            f"warning: no label holds {background}: every scored label pixel is of another class (a white or "
-            "coloured background? --label-mode binary reads every non-black pixel as vegetation; give "
-            "--label-mode colormap with --colormap naming the labels' colours)"
+        why = {  # by the label mode (the review: a colormap user was told to give a colormap)
+            "colormap": "does the colormap list the background's colour as class 0?",
+            "index": "is the background class 0 in these labels?",
+        }.get(
+            res.get("label_mode", "binary"),
+            "a white or coloured background? --label-mode binary reads every "
+            "non-black pixel as vegetation; give --label-mode colormap with --colormap naming the labels' colours",
         )
+        lines.append(f"warning: no label holds {background}: every scored label pixel is of another class ({why})")
     if absent and not res.get("labels_only_0_255"):
         # every class but background absent: the labels hold no plant, and scoring vegetation is no way out
         only_background = (
