@@ -151,8 +151,9 @@ def _nearest_colours(path: Path, rgb: np.ndarray, out: np.ndarray, colormap: dic
     ids = np.array(list(colormap.values()), np.uint8)  # (K,)
     gaps = np.sqrt(((cols[:, None] - cols[None]) ** 2).sum(-1))  # (K, K)
     reach = float(gaps[~np.eye(len(cols), dtype=bool)].min()) / 2
-    px = rgb[left].astype(np.int64)  # (N, 3)
-    colours, inverse = np.unique((px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2], return_inverse=True)  # (U,), (N,)
+    px = rgb[left]  # (N, 3) uint8
+    keys = (px[:, 0].astype(np.uint32) << 16) | (px[:, 1].astype(np.uint32) << 8) | px[:, 2]  # (N,)
+    colours, inverse = np.unique(keys, return_inverse=True)  # (U,), (N,)
     u = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], -1).astype(np.float32)  # (U, 3)
     d = np.sqrt(((u[:, None, :] - cols[None]) ** 2).sum(-1))  # (U, K)
     dist, nearest = d.min(-1)[inverse], ids[d.argmin(-1)][inverse]  # (N,) each
