@@ -447,8 +447,10 @@ def test_download_beyond_memory_is_refused_with_the_figure(loopback, tmp_path: P
     from agriseg.config import OptionError
 
     out = tmp_path / "scene.tif"
-    with pytest.raises(OptionError, match=r"scene\.tif at --resolution 0\.001 \(\d+ x \d+ px\) would need about"):
+    said = r"scene\.tif at --resolution 0\.001 \(\d+ x \d+ px\) would need about"
+    with pytest.raises(OptionError, match=said) as err:
         download_scene(out, _cfg(loopback, resolution=0.001), bbox=BBOX, progress=False, **DATES)
+    assert "(a smaller area or a coarser --resolution fits;" in str(err.value)  # not "a smaller size" (an area)
     assert not out.exists() and not parts_dir(out).exists()  # no band was read, nothing left to clean up
 
 

@@ -53,7 +53,10 @@ def download(output: Path, model: str | None, batch: BatchOptions, **kw: Any) ->
 
 @renamed(RENAMED)
 @click.command()
-@outdir_option("Output folder: <name>.tif, <name>_probs.tif (_instances.tif), <name>_fields.parquet, <name>_run.json.")
+@outdir_option(
+    "Output folder: <name>.tif, <name>_probs.tif (_instances.tif), <name>_fields.parquet, <name>_run.json "
+    "(and <name>_landcover.tif with --landcover)."
+)
 @click.option("--name", default="scene", show_default=True, help="File name stem of the outputs.")
 @request_options
 @predict_options

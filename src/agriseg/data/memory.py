@@ -69,24 +69,25 @@ def gib(n: float) -> str:
     return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
 
 
-def check_memory(nbytes: float, what: str) -> None:
+def check_memory(nbytes: float, what: str, smaller: str = "a smaller size") -> None:
     """Refuse (:class:`agriseg.config.OptionError`, exit 2) when ``nbytes`` exceed the available memory.
 
     Args:
         nbytes: the estimated peak of the work.
         what: the file and option that ask for it (``photo.jpg at --long-side 100000``).
+        smaller: what would fit (an area: ``a smaller area or a coarser --resolution``).
     """
     if os.environ.get(OVERRIDE, "1").strip().lower() in ("0", "false", "no", "off"):
         return
     free = available_memory()
     if free is not None and nbytes > free:
-        raise OptionError(_too_much(nbytes, what, free))
+        raise OptionError(_too_much(nbytes, what, free, smaller))
 
 
-def _too_much(nbytes: float, what: str, free: int) -> str:
+def _too_much(nbytes: float, what: str, free: int, smaller: str = "a smaller size") -> str:
     return (
         f"{what} would need about {gib(nbytes)} of memory; {gib(free)} is available "
-        f"(a smaller size fits; --no-memory-check or {OVERRIDE}=0 skips this check)"
+        f"({smaller} fits; --no-memory-check or {OVERRIDE}=0 skips this check)"
     )
 
 

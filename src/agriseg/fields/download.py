@@ -640,7 +640,8 @@ def _check_memory(output: Path, grid: Grid, cfg: DownloadConfig, windows: Sequen
     from agriseg.data.memory import check_memory
 
     need = float(grid.height) * grid.width * _pixel_bytes(windows, bands)
-    check_memory(need, f"{output.name} at --resolution {cfg.resolution} ({grid.width} x {grid.height} px)")
+    check_memory(need, f"{output.name} at --resolution {cfg.resolution} ({grid.width} x {grid.height} px)",
+                 "a smaller area or a coarser --resolution")  # fmt: skip
 
 
 def _pixel_bytes(windows: Sequence[str], bands: Sequence[str]) -> int:
