@@ -841,7 +841,7 @@ def _not_photo(path: Path) -> str:
 _SAID_SUBFOLDERS: set[Path] = set()  # folders whose unread subfolders were said (a command lists a folder twice)
 
 
-def in_subfolders(
+def _in_subfolders(
     folder: Path, suffixes: Sequence[str] = IMAGE_SUFFIXES, kind: str = "images", theirs: bool = False
 ) -> str:
     """``; its subfolder images/ (300) has images: name that folder``: where the images of a folder given one
@@ -925,9 +925,9 @@ def list_images(paths: PathsLike, suffixes: Sequence[str] = IMAGE_SUFFIXES, kind
                     p, counted(len(unread), "file"), kinds,
                 )  # fmt: skip
             if not found:
-                where = in_subfolders(p, suffixes, kind)
+                where = _in_subfolders(p, suffixes, kind)
                 raise NoInputError(f"{p}: folder has no {kind} ({', '.join(suffixes)}){where}")
-            if p.resolve() not in _SAID_SUBFOLDERS and (subs := in_subfolders(p, suffixes, kind, theirs=True)):
+            if p.resolve() not in _SAID_SUBFOLDERS and (subs := _in_subfolders(p, suffixes, kind, theirs=True)):
                 _SAID_SUBFOLDERS.add(p.resolve())  # day1/, day2/ beside a photo: said once a run
                 log.warning("%s: %s too, not read (folders are read without their subfolders; name them)", p, subs)
             out += found

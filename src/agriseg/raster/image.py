@@ -134,7 +134,7 @@ def check_bands_apply(files: Sequence[str | Path], bands: Sequence[int] | None) 
         raise OptionError(f"--bands {given}: three band numbers from 1, for red, green and blue")
     counts: list[int | None] = []
     for f in geo:  # up to the first that has the band (a folder of 1,000 headers took 1.5 s)
-        counts.append(_band_count(f))
+        counts.append(band_count(f))
         if counts[-1] is None or counts[-1] >= max(bands):
             return
     if counts:  # none has that band (an unreadable one may: it fails alone)
@@ -142,17 +142,6 @@ def check_bands_apply(files: Sequence[str | Path], bands: Sequence[int] | None) 
         widest = geo[counts.index(most)]
         raise OptionError(f"--bands {given}: {widest} has {most} band{'s' * (most > 1)}"
                           + (f" (the most of the {len(geo)} images)" if len(geo) > 1 else ""))  # fmt: skip
-
-
-def _band_count(path: str | Path) -> int | None:
-    """A raster's band count from its header, None when it cannot be read (its reading says why)."""
-    import rasterio
-
-    try:
-        with open_plain_or_geo(rasterio, path) as ds:
-            return int(ds.count)
-    except Exception:  # noqa: BLE001 - an unreadable file fails as its own item
-        return None
 
 
 def has_alpha_band(colours: Sequence[str]) -> bool:
